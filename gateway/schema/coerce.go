@@ -39,16 +39,16 @@ const (
 // every such field (code ERROR_CODE_INVALID_ARGUMENTS); values Coerce does
 // not touch are left for Validate to judge.
 func (s *Schema) Coerce(v *altarv1.Value, mode CoerceMode) (*altarv1.Value, error) {
-	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors}}
-	out := c.coerce(s.root, v, nil, 1)
+	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors, path: make([]pathSeg, 0, 16)}}
+	out := c.coerce(s.root, v, 1)
 	return out, c.vs.result()
 }
 
 // CoerceFields is Coerce for an object's fields (a ToolCall's parameters).
 // The returned map is v itself when nothing changed.
 func (s *Schema) CoerceFields(fields map[string]*altarv1.Value, mode CoerceMode) (map[string]*altarv1.Value, error) {
-	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors}}
-	out := c.coerceFields(s.root, fields, nil, 1)
+	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors, path: make([]pathSeg, 0, 16)}}
+	out := c.coerceFields(s.root, fields, 1)
 	return out, c.vs.result()
 }
 
@@ -57,7 +57,7 @@ type coercer struct {
 	vs   validator
 }
 
-func (c *coercer) coerce(n *node, v *altarv1.Value, p *pathSeg, depth int) *altarv1.Value {
+func (c *coercer) coerce(n *node, v *altarv1.Value, depth int) *altarv1.Value {
 	if depth > c.vs.limits.MaxDepth || v.GetKind() == nil {
 		return v // Validate reports it.
 	}
@@ -69,18 +69,18 @@ func (c *coercer) coerce(n *node, v *altarv1.Value, p *pathSeg, depth int) *alta
 		if s, ok := v.GetKind().(*altarv1.Value_StringValue); ok && c.mode&CoerceBytes != 0 {
 			b, err := decodeBase64(s.StringValue)
 			if err != nil {
-				c.vs.fail(p, "type", "expected bytes as a base64 string: %v", err)
+				c.vs.fail("type", "expected bytes as a base64 string: %v", err)
 				return v
 			}
 			return Bytes(b)
 		}
 	case altarv1.AltarType_ALTAR_TYPE_INTEGER:
 		if c.mode&CoerceLenient != 0 {
-			return c.toInteger(n, v, p)
+			return c.toInteger(n, v)
 		}
 	case altarv1.AltarType_ALTAR_TYPE_NUMBER:
 		if s, ok := v.GetKind().(*altarv1.Value_StringValue); ok && c.mode&CoerceLenient != 0 {
-			return c.toNumber(n, s.StringValue, v, p)
+			return c.toNumber(n, s.StringValue, v)
 		}
 	case altarv1.AltarType_ALTAR_TYPE_BOOLEAN:
 		if s, ok := v.GetKind().(*altarv1.Value_StringValue); ok && c.mode&CoerceLenient != 0 {
@@ -90,7 +90,7 @@ func (c *coercer) coerce(n *node, v *altarv1.Value, p *pathSeg, depth int) *alta
 			case "false":
 				return Bool(false)
 			}
-			c.vs.fail(p, "type", "cannot coerce %s to a boolean (only \"true\" or \"false\")", c.vs.show(n, v))
+			c.vs.fail("type", "cannot coerce %s to a boolean (only \"true\" or \"false\")", c.vs.show(n, v))
 		}
 	case altarv1.AltarType_ALTAR_TYPE_ARRAY:
 		arr, ok := v.GetKind().(*altarv1.Value_ArrayValue)
@@ -99,8 +99,9 @@ func (c *coercer) coerce(n *node, v *altarv1.Value, p *pathSeg, depth int) *alta
 		}
 		var out []*altarv1.Value
 		for i, item := range arr.ArrayValue.GetItems() {
-			child := pathSeg{parent: p, index: i}
-			got := c.coerce(n.items, item, &child, depth+1)
+			c.vs.pushIndex(i)
+			got := c.coerce(n.items, item, depth+1)
+			c.vs.pop()
 			if got != item && out == nil {
 				out = make([]*altarv1.Value, len(arr.ArrayValue.GetItems()))
 				copy(out, arr.ArrayValue.GetItems())
@@ -118,14 +119,14 @@ func (c *coercer) coerce(n *node, v *altarv1.Value, p *pathSeg, depth int) *alta
 			return v
 		}
 		fields := obj.ObjectValue.GetFields()
-		if out := c.coerceFields(n, fields, p, depth); !sameMap(out, fields) {
+		if out := c.coerceFields(n, fields, depth); !sameMap(out, fields) {
 			return Object(out)
 		}
 	}
 	return v
 }
 
-func (c *coercer) coerceFields(n *node, fields map[string]*altarv1.Value, p *pathSeg, depth int) map[string]*altarv1.Value {
+func (c *coercer) coerceFields(n *node, fields map[string]*altarv1.Value, depth int) map[string]*altarv1.Value {
 	var out map[string]*altarv1.Value
 	clone := func() {
 		if out == nil {
@@ -140,8 +141,10 @@ func (c *coercer) coerceFields(n *node, fields map[string]*altarv1.Value, p *pat
 		if sub == nil {
 			continue
 		}
-		child := pathSeg{parent: p, key: name, isKey: true}
-		if got := c.coerce(sub, item, &child, depth+1); got != item {
+		c.vs.pushKey(name)
+		got := c.coerce(sub, item, depth+1)
+		c.vs.pop()
+		if got != item {
 			clone()
 			out[name] = got
 		}
@@ -162,29 +165,29 @@ func (c *coercer) coerceFields(n *node, fields map[string]*altarv1.Value, p *pat
 	return out
 }
 
-func (c *coercer) toInteger(n *node, v *altarv1.Value, p *pathSeg) *altarv1.Value {
+func (c *coercer) toInteger(n *node, v *altarv1.Value) *altarv1.Value {
 	switch k := v.GetKind().(type) {
 	case *altarv1.Value_DoubleValue:
 		d := k.DoubleValue
 		if d == math.Trunc(d) && d >= -(1<<63) && d < 1<<63 {
 			return Int(int64(d))
 		}
-		c.vs.fail(p, "type", "cannot coerce %s to an integer without losing its fraction", c.vs.show(n, v))
+		c.vs.fail("type", "cannot coerce %s to an integer without losing its fraction", c.vs.show(n, v))
 	case *altarv1.Value_StringValue:
 		i, err := strconv.ParseInt(k.StringValue, 10, 64)
 		if err == nil {
 			return Int(i)
 		}
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			c.vs.fail(p, "range", "%s is out of the 64-bit integer range", c.vs.show(n, v))
+			c.vs.fail("range", "%s is out of the 64-bit integer range", c.vs.show(n, v))
 		} else {
-			c.vs.fail(p, "type", "cannot coerce %s to an integer", c.vs.show(n, v))
+			c.vs.fail("type", "cannot coerce %s to an integer", c.vs.show(n, v))
 		}
 	}
 	return v
 }
 
-func (c *coercer) toNumber(n *node, s string, v *altarv1.Value, p *pathSeg) *altarv1.Value {
+func (c *coercer) toNumber(n *node, s string, v *altarv1.Value) *altarv1.Value {
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return Int(i)
@@ -192,7 +195,7 @@ func (c *coercer) toNumber(n *node, s string, v *altarv1.Value, p *pathSeg) *alt
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || strings.ContainsAny(s, "xXpP_") {
-		c.vs.fail(p, "type", "cannot coerce %s to a number", c.vs.show(n, v))
+		c.vs.fail("type", "cannot coerce %s to a number", c.vs.show(n, v))
 		return v
 	}
 	return Double(f)

@@ -423,7 +423,7 @@ func checkAgainst(n *node, v *altarv1.Value, lim Limits) []*altarv1.FieldError {
 	n.enum = enumSet{}
 	defer func() { n.enum = saved }()
 	vs := validator{limits: lim, maxErrors: 1}
-	vs.check(n, v, nil, 1)
+	vs.check(n, v, 1)
 	return vs.errs
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
@@ -26,71 +27,87 @@ const MaxReportedErrors = 100
 // Validating a conforming value allocates nothing. Messages never quote
 // the value of a field marked sensitive.
 func (s *Schema) Validate(v *altarv1.Value) error {
-	vs := validator{limits: s.limits, maxErrors: MaxReportedErrors}
-	vs.check(s.root, v, nil, 1)
-	return vs.result()
+	vs := getValidator(s.limits)
+	vs.check(s.root, v, 1)
+	err := vs.result()
+	putValidator(vs)
+	return err
 }
 
 // ValidateFields checks an object's fields (a ToolCall's parameters)
 // against an object schema, exactly as Validate would check the object.
 func (s *Schema) ValidateFields(fields map[string]*altarv1.Value) error {
-	vs := validator{limits: s.limits, maxErrors: MaxReportedErrors}
+	vs := getValidator(s.limits)
+	defer putValidator(vs)
 	if s.root.typ != altarv1.AltarType_ALTAR_TYPE_OBJECT && s.root.typ != altarv1.AltarType_ALTAR_TYPE_ANY {
-		vs.fail(nil, "type", "expected %s, got object", TypeName(s.root.typ))
+		vs.fail("type", "expected %s, got object", TypeName(s.root.typ))
 	} else {
-		vs.checkObject(s.root, fields, nil, 1)
+		vs.checkObject(s.root, fields, 1)
 	}
 	return vs.result()
 }
 
-// pathSeg is one step of a JSON pointer, linked to its parent on the stack
-// so that building paths costs nothing until an error needs one.
+// pathSeg is one step of a JSON pointer: an object key or an array index.
 type pathSeg struct {
-	parent *pathSeg
-	key    string
-	index  int // the array index when key is ""
-	isKey  bool
+	key   string
+	index int
+	isKey bool
 }
 
-func (p *pathSeg) pointer() string {
-	if p == nil {
-		return ""
-	}
-	var segs []*pathSeg
-	for s := p; s != nil; s = s.parent {
-		segs = append(segs, s)
-	}
-	var b strings.Builder
-	for i := len(segs) - 1; i >= 0; i-- {
-		b.WriteByte('/')
-		if segs[i].isKey {
-			b.WriteString(escapePointer(segs[i].key))
-		} else {
-			b.WriteString(strconv.Itoa(segs[i].index))
-		}
-	}
-	return b.String()
-}
-
+// validator walks a value. Its path is a stack pushed and popped around
+// each descent, so that building a JSON pointer costs nothing until an error
+// needs one; validators are pooled so that the stack is not reallocated.
 type validator struct {
 	limits    Limits
 	maxErrors int
 	errs      []*altarv1.FieldError
 	dropped   int
 	tooLarge  bool
+	path      []pathSeg
 }
 
-func (v *validator) fail(p *pathSeg, rule, format string, args ...any) {
+var validatorPool = sync.Pool{New: func() any { return &validator{path: make([]pathSeg, 0, 16)} }}
+
+func getValidator(lim Limits) *validator {
+	v := validatorPool.Get().(*validator)
+	v.limits, v.maxErrors = lim, MaxReportedErrors
+	return v
+}
+
+func putValidator(v *validator) {
+	v.errs, v.dropped, v.tooLarge, v.path = nil, 0, false, v.path[:0]
+	validatorPool.Put(v)
+}
+
+func (v *validator) pushKey(k string) { v.path = append(v.path, pathSeg{key: k, isKey: true}) }
+func (v *validator) pushIndex(i int)  { v.path = append(v.path, pathSeg{index: i}) }
+func (v *validator) pop()             { v.path = v.path[:len(v.path)-1] }
+
+// pointer renders the current path as a JSON pointer (RFC 6901).
+func (v *validator) pointer() string {
+	var b strings.Builder
+	for _, s := range v.path {
+		b.WriteByte('/')
+		if s.isKey {
+			b.WriteString(escapePointer(s.key))
+		} else {
+			b.WriteString(strconv.Itoa(s.index))
+		}
+	}
+	return b.String()
+}
+
+func (v *validator) fail(rule, format string, args ...any) {
 	if len(v.errs) >= v.maxErrors {
 		v.dropped++
 		return
 	}
-	v.errs = append(v.errs, &altarv1.FieldError{Path: p.pointer(), Rule: rule, Message: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &altarv1.FieldError{Path: v.pointer(), Rule: rule, Message: fmt.Sprintf(format, args...)})
 }
 
-func (v *validator) failLimit(p *pathSeg, rule, format string, args ...any) {
+func (v *validator) failLimit(rule, format string, args ...any) {
 	v.tooLarge = true
-	v.fail(p, rule, format, args...)
+	v.fail(rule, format, args...)
 }
 
 func (v *validator) result() error {
@@ -113,7 +130,7 @@ func (v *validator) result() error {
 	return err
 }
 
-func (v *validator) typeError(n *node, val *altarv1.Value, p *pathSeg) {
+func (v *validator) typeError(n *node, val *altarv1.Value) {
 	want := TypeName(n.typ)
 	if n.typ == altarv1.AltarType_ALTAR_TYPE_NUMBER {
 		want = "number"
@@ -121,17 +138,17 @@ func (v *validator) typeError(n *node, val *altarv1.Value, p *pathSeg) {
 	if n.nullable {
 		want += " or null"
 	}
-	v.fail(p, "type", "expected %s, got %s", want, Kind(val))
+	v.fail("type", "expected %s, got %s", want, Kind(val))
 }
 
 // check validates val against n. depth is val's nesting depth (1 at the top).
-func (v *validator) check(n *node, val *altarv1.Value, p *pathSeg, depth int) {
+func (v *validator) check(n *node, val *altarv1.Value, depth int) {
 	if depth > v.limits.MaxDepth {
-		v.failLimit(p, "max_depth", "nested deeper than %d levels", v.limits.MaxDepth)
+		v.failLimit("max_depth", "nested deeper than %d levels", v.limits.MaxDepth)
 		return
 	}
 	if val.GetKind() == nil {
-		v.fail(p, "type", "value is empty (no kind set)")
+		v.fail("type", "value is empty (no kind set)")
 		return
 	}
 	if _, isNull := val.GetKind().(*altarv1.Value_NullValue); isNull && n.nullable {
@@ -140,195 +157,197 @@ func (v *validator) check(n *node, val *altarv1.Value, p *pathSeg, depth int) {
 	before := len(v.errs) + v.dropped
 	switch n.typ {
 	case altarv1.AltarType_ALTAR_TYPE_ANY:
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	case altarv1.AltarType_ALTAR_TYPE_STRING:
 		if _, ok := val.GetKind().(*altarv1.Value_StringValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	case altarv1.AltarType_ALTAR_TYPE_BYTES:
 		if _, ok := val.GetKind().(*altarv1.Value_BytesValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	case altarv1.AltarType_ALTAR_TYPE_INTEGER:
 		if _, ok := val.GetKind().(*altarv1.Value_IntValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	case altarv1.AltarType_ALTAR_TYPE_NUMBER:
 		switch val.GetKind().(type) {
 		case *altarv1.Value_IntValue, *altarv1.Value_DoubleValue:
-			v.checkKind(n, val, p, depth)
+			v.checkKind(n, val, depth)
 		default:
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
 	case altarv1.AltarType_ALTAR_TYPE_BOOLEAN:
 		if _, ok := val.GetKind().(*altarv1.Value_BoolValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
 	case altarv1.AltarType_ALTAR_TYPE_NULL:
 		if _, ok := val.GetKind().(*altarv1.Value_NullValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
 	case altarv1.AltarType_ALTAR_TYPE_ARRAY:
 		if _, ok := val.GetKind().(*altarv1.Value_ArrayValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	case altarv1.AltarType_ALTAR_TYPE_OBJECT:
 		if _, ok := val.GetKind().(*altarv1.Value_ObjectValue); !ok {
-			v.typeError(n, val, p)
+			v.typeError(n, val)
 			return
 		}
-		v.checkKind(n, val, p, depth)
+		v.checkKind(n, val, depth)
 	}
 	if !n.enum.empty() && len(v.errs)+v.dropped == before && !n.enum.contains(val) {
-		v.fail(p, "enum", "%s is not one of %s", v.show(n, val), enumList(n))
+		v.fail("enum", "%s is not one of %s", v.show(n, val), enumList(n))
 	}
 	if len(n.anyOf) > 0 && len(v.errs)+v.dropped == before {
-		v.checkAnyOf(n, val, p, depth)
+		v.checkAnyOf(n, val, depth)
 	}
 }
 
 // checkKind applies the constraints that belong to val's own kind.
-func (v *validator) checkKind(n *node, val *altarv1.Value, p *pathSeg, depth int) {
+func (v *validator) checkKind(n *node, val *altarv1.Value, depth int) {
 	switch k := val.GetKind().(type) {
 	case *altarv1.Value_StringValue:
-		v.checkString(n, k.StringValue, val, p)
+		v.checkString(n, k.StringValue, val)
 	case *altarv1.Value_BytesValue:
 		b := k.BytesValue
 		if len(b) > v.limits.MaxStringBytes {
-			v.failLimit(p, "max_string_bytes", "%d bytes is longer than the limit of %d", len(b), v.limits.MaxStringBytes)
+			v.failLimit("max_string_bytes", "%d bytes is longer than the limit of %d", len(b), v.limits.MaxStringBytes)
 			return
 		}
 		if uint64(len(b)) < n.minLen {
-			v.fail(p, "min_length", "%d bytes is shorter than the minimum of %d", len(b), n.minLen)
+			v.fail("min_length", "%d bytes is shorter than the minimum of %d", len(b), n.minLen)
 		}
 		if n.hasMaxLen && uint64(len(b)) > n.maxLen {
-			v.fail(p, "max_length", "%d bytes is longer than the maximum of %d", len(b), n.maxLen)
+			v.fail("max_length", "%d bytes is longer than the maximum of %d", len(b), n.maxLen)
 		}
 	case *altarv1.Value_IntValue:
-		v.checkInt(n, k.IntValue, p)
+		v.checkInt(n, k.IntValue)
 	case *altarv1.Value_DoubleValue:
-		v.checkDouble(n, k.DoubleValue, val, p)
+		v.checkDouble(n, k.DoubleValue, val)
 	case *altarv1.Value_ArrayValue:
-		v.checkArray(n, k.ArrayValue.GetItems(), p, depth)
+		v.checkArray(n, k.ArrayValue.GetItems(), depth)
 	case *altarv1.Value_ObjectValue:
-		v.checkObject(n, k.ObjectValue.GetFields(), p, depth)
+		v.checkObject(n, k.ObjectValue.GetFields(), depth)
 	}
 }
 
-func (v *validator) checkString(n *node, s string, val *altarv1.Value, p *pathSeg) {
+func (v *validator) checkString(n *node, s string, val *altarv1.Value) {
 	if len(s) > v.limits.MaxStringBytes {
-		v.failLimit(p, "max_string_bytes", "string of %d bytes is longer than the limit of %d", len(s), v.limits.MaxStringBytes)
+		v.failLimit("max_string_bytes", "string of %d bytes is longer than the limit of %d", len(s), v.limits.MaxStringBytes)
 		return
 	}
 	if n.minLen > 0 || n.hasMaxLen {
 		count := uint64(utf8.RuneCountInString(s))
 		if count < n.minLen {
-			v.fail(p, "min_length", "length %d is shorter than the minimum of %d", count, n.minLen)
+			v.fail("min_length", "length %d is shorter than the minimum of %d", count, n.minLen)
 		}
 		if n.hasMaxLen && count > n.maxLen {
-			v.fail(p, "max_length", "length %d is longer than the maximum of %d", count, n.maxLen)
+			v.fail("max_length", "length %d is longer than the maximum of %d", count, n.maxLen)
 		}
 	}
 	if n.pattern != nil && !n.pattern.MatchString(s) {
-		v.fail(p, "pattern", "%s does not match the pattern %q", v.show(n, val), n.pattern.String())
+		v.fail("pattern", "%s does not match the pattern %q", v.show(n, val), n.pattern.String())
 	}
 	if n.format != nil && !n.format(s) {
-		v.fail(p, "format", "%s is not a valid %s", v.show(n, val), n.src.GetFormat())
+		v.fail("format", "%s is not a valid %s", v.show(n, val), n.src.GetFormat())
 	}
 }
 
-func (v *validator) checkInt(n *node, i int64, p *pathSeg) {
+func (v *validator) checkInt(n *node, i int64) {
 	if n.hasLower {
 		c := compareIntFloat(i, n.lower)
 		if c < 0 || (c == 0 && n.lowerExcl) {
-			v.boundError(n, p, strconv.FormatInt(i, 10), true)
+			v.boundError(n, strconv.FormatInt(i, 10), true)
 		}
 	}
 	if n.hasUpper {
 		c := compareIntFloat(i, n.upper)
 		if c > 0 || (c == 0 && n.upperExcl) {
-			v.boundError(n, p, strconv.FormatInt(i, 10), false)
+			v.boundError(n, strconv.FormatInt(i, 10), false)
 		}
 	}
 	if m := n.multipleOf; m != 0 {
 		if m == math.Trunc(m) && m < 1<<63 {
 			if i%int64(m) != 0 {
-				v.fail(p, "multiple_of", "%d is not a multiple of %s", i, formatFloat(m))
+				v.fail("multiple_of", "%d is not a multiple of %s", i, formatFloat(m))
 			}
 		} else if !isMultiple(float64(i), m) {
-			v.fail(p, "multiple_of", "%d is not a multiple of %s", i, formatFloat(m))
+			v.fail("multiple_of", "%d is not a multiple of %s", i, formatFloat(m))
 		}
 	}
 }
 
-func (v *validator) checkDouble(n *node, d float64, val *altarv1.Value, p *pathSeg) {
+func (v *validator) checkDouble(n *node, d float64, val *altarv1.Value) {
 	if math.IsNaN(d) || math.IsInf(d, 0) {
-		v.fail(p, "type", "%v is not a finite number", d)
+		v.fail("type", "%v is not a finite number", d)
 		return
 	}
 	if n.hasLower && (d < n.lower || (d == n.lower && n.lowerExcl)) {
-		v.boundError(n, p, formatFloat(d), true)
+		v.boundError(n, formatFloat(d), true)
 	}
 	if n.hasUpper && (d > n.upper || (d == n.upper && n.upperExcl)) {
-		v.boundError(n, p, formatFloat(d), false)
+		v.boundError(n, formatFloat(d), false)
 	}
 	if n.multipleOf != 0 && !isMultiple(d, n.multipleOf) {
-		v.fail(p, "multiple_of", "%s is not a multiple of %s", formatFloat(d), formatFloat(n.multipleOf))
+		v.fail("multiple_of", "%s is not a multiple of %s", formatFloat(d), formatFloat(n.multipleOf))
 	}
 }
 
-func (v *validator) boundError(n *node, p *pathSeg, got string, lower bool) {
+func (v *validator) boundError(n *node, got string, lower bool) {
 	if n.sensitive {
 		got = "the value"
 	}
 	switch {
 	case lower && n.lowerExcl:
-		v.fail(p, "exclusive_minimum", "%s must be greater than %s", got, formatFloat(n.lower))
+		v.fail("exclusive_minimum", "%s must be greater than %s", got, formatFloat(n.lower))
 	case lower:
-		v.fail(p, "minimum", "%s is less than the minimum of %s", got, formatFloat(n.lower))
+		v.fail("minimum", "%s is less than the minimum of %s", got, formatFloat(n.lower))
 	case n.upperExcl:
-		v.fail(p, "exclusive_maximum", "%s must be less than %s", got, formatFloat(n.upper))
+		v.fail("exclusive_maximum", "%s must be less than %s", got, formatFloat(n.upper))
 	default:
-		v.fail(p, "maximum", "%s is greater than the maximum of %s", got, formatFloat(n.upper))
+		v.fail("maximum", "%s is greater than the maximum of %s", got, formatFloat(n.upper))
 	}
 }
 
-func (v *validator) checkArray(n *node, items []*altarv1.Value, p *pathSeg, depth int) {
+func (v *validator) checkArray(n *node, items []*altarv1.Value, depth int) {
 	if len(items) > v.limits.MaxItems {
-		v.failLimit(p, "max_items", "%d items is more than the limit of %d", len(items), v.limits.MaxItems)
+		v.failLimit("max_items", "%d items is more than the limit of %d", len(items), v.limits.MaxItems)
 		return
 	}
 	if uint64(len(items)) < n.minItems {
-		v.fail(p, "min_items", "%d item(s) is fewer than the minimum of %d", len(items), n.minItems)
+		v.fail("min_items", "%d item(s) is fewer than the minimum of %d", len(items), n.minItems)
 	}
 	if n.hasMaxItems && uint64(len(items)) > n.maxItems {
-		v.fail(p, "max_items", "%d items is more than the maximum of %d", len(items), n.maxItems)
+		v.fail("max_items", "%d items is more than the maximum of %d", len(items), n.maxItems)
 	}
 	itemNode := n.items
 	if itemNode == nil {
 		itemNode = anyNode
 	}
 	for i, item := range items {
-		child := pathSeg{parent: p, index: i}
-		v.check(itemNode, item, &child, depth+1)
+		v.pushIndex(i)
+		v.check(itemNode, item, depth+1)
+		v.pop()
 	}
 	if n.uniqueItems {
 		for i := 1; i < len(items); i++ {
 			for j := 0; j < i; j++ {
 				if valuesEqual(items[i], items[j]) {
-					child := pathSeg{parent: p, index: i}
-					v.fail(&child, "unique_items", "item %d repeats item %d", i, j)
+					v.pushIndex(i)
+					v.fail("unique_items", "item %d repeats item %d", i, j)
+					v.pop()
 					break
 				}
 			}
@@ -339,48 +358,49 @@ func (v *validator) checkArray(n *node, items []*altarv1.Value, p *pathSeg, dept
 // anyNode accepts any value; it still enforces the limits on nested values.
 var anyNode = &node{typ: altarv1.AltarType_ALTAR_TYPE_ANY, additional: true}
 
-func (v *validator) checkObject(n *node, fields map[string]*altarv1.Value, p *pathSeg, depth int) {
+func (v *validator) checkObject(n *node, fields map[string]*altarv1.Value, depth int) {
 	if len(fields) > v.limits.MaxProperties {
-		v.failLimit(p, "max_properties", "%d properties is more than the limit of %d", len(fields), v.limits.MaxProperties)
+		v.failLimit("max_properties", "%d properties is more than the limit of %d", len(fields), v.limits.MaxProperties)
 		return
 	}
 	if uint64(len(fields)) < n.minProps {
-		v.fail(p, "min_properties", "%d properties is fewer than the minimum of %d", len(fields), n.minProps)
+		v.fail("min_properties", "%d properties is fewer than the minimum of %d", len(fields), n.minProps)
 	}
 	if n.hasMaxProps && uint64(len(fields)) > n.maxProps {
-		v.fail(p, "max_properties", "%d properties is more than the maximum of %d", len(fields), n.maxProps)
+		v.fail("max_properties", "%d properties is more than the maximum of %d", len(fields), n.maxProps)
 	}
 	for name, item := range fields {
-		child := pathSeg{parent: p, key: name, isKey: true}
-		if sub := n.props[name]; sub != nil {
-			v.check(sub, item, &child, depth+1)
-			continue
+		v.pushKey(name)
+		switch sub := n.props[name]; {
+		case sub != nil:
+			v.check(sub, item, depth+1)
+		case !n.additional:
+			v.fail("additional_properties", "property %q is not allowed (allowed: %s)", name, propertyList(n))
+		default:
+			v.check(anyNode, item, depth+1)
 		}
-		if !n.additional {
-			v.fail(&child, "additional_properties", "property %q is not allowed (allowed: %s)", name, propertyList(n))
-			continue
-		}
-		v.check(anyNode, item, &child, depth+1)
+		v.pop()
 	}
 	for _, name := range n.required {
 		if _, ok := fields[name]; !ok {
-			child := pathSeg{parent: p, key: name, isKey: true}
-			v.fail(&child, "required", "required property %q is missing", name)
+			v.pushKey(name)
+			v.fail("required", "required property %q is missing", name)
+			v.pop()
 		}
 	}
 }
 
-func (v *validator) checkAnyOf(n *node, val *altarv1.Value, p *pathSeg, depth int) {
+func (v *validator) checkAnyOf(n *node, val *altarv1.Value, depth int) {
 	var reasons []string
 	for i, alt := range n.anyOf {
-		sub := validator{limits: v.limits, maxErrors: 1}
-		sub.check(alt, val, p, depth)
+		sub := validator{limits: v.limits, maxErrors: 1, path: v.path}
+		sub.check(alt, val, depth)
 		if len(sub.errs) == 0 {
 			return
 		}
 		reasons = append(reasons, fmt.Sprintf("[%d] %s", i, sub.errs[0].GetMessage()))
 	}
-	v.fail(p, "any_of", "matches none of the %d alternatives: %s", len(n.anyOf), strings.Join(reasons, "; "))
+	v.fail("any_of", "matches none of the %d alternatives: %s", len(n.anyOf), strings.Join(reasons, "; "))
 }
 
 // show renders a value for an error message, or hides it when sensitive.
