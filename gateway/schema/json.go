@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
@@ -58,7 +59,8 @@ import (
 // take the defaults. The parser keeps its own stack and never recurses, and
 // the depth is checked before a container is entered.
 func ParseJSON(data []byte, lim Limits) (*altarv1.Value, error) {
-	p := jsonParser{data: data, lim: lim.orDefault()}
+	p := newJSONParser(data, lim)
+	defer p.release()
 	return p.parseDocument()
 }
 
@@ -67,7 +69,8 @@ func ParseJSON(data []byte, lim Limits) (*altarv1.Value, error) {
 // success). Everything else is as for ParseJSON; a top level that is not an
 // object is ERROR_CODE_INVALID_REQUEST.
 func ParseJSONObject(data []byte, lim Limits) (map[string]*altarv1.Value, error) {
-	p := jsonParser{data: data, lim: lim.orDefault()}
+	p := newJSONParser(data, lim)
+	defer p.release()
 	if len(data) <= p.lim.MaxBytes {
 		p.skipSpace()
 		if p.pos < len(data) && data[p.pos] != '{' {
@@ -95,6 +98,37 @@ type jsonParser struct {
 	buf   []byte // scratch for strings with escapes
 }
 
+// jsonParsers keeps parsers' scratch stacks between calls.
+var jsonParsers = sync.Pool{New: func() any { return new(jsonParser) }}
+
+func newJSONParser(data []byte, lim Limits) *jsonParser {
+	p := jsonParsers.Get().(*jsonParser)
+	p.data, p.pos, p.lim = data, 0, lim.orDefault()
+	return p
+}
+
+// release returns p to the pool, dropping what it holds on to: its input,
+// the values and keys left by a failed parse, and scratch grown large.
+func (p *jsonParser) release() {
+	const maxKept = 1024
+	clear(p.vals)
+	clear(p.keys)
+	*p = jsonParser{
+		stack: jsonKeep(p.stack, maxKept),
+		vals:  jsonKeep(p.vals, maxKept),
+		keys:  jsonKeep(p.keys, maxKept),
+		buf:   jsonKeep(p.buf, 64<<10),
+	}
+	jsonParsers.Put(p)
+}
+
+func jsonKeep[T any](s []T, maxCap int) []T {
+	if cap(s) > maxCap {
+		return nil
+	}
+	return s[:0]
+}
+
 type jsonFrame struct {
 	object bool
 	vals   int // index into vals of the first child
@@ -115,10 +149,6 @@ func (p *jsonParser) parseDocument() (*altarv1.Value, error) {
 	if len(p.data) == 0 {
 		return nil, altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "invalid JSON: empty input")
 	}
-	var stackBuf [8]jsonFrame
-	var valsBuf [32]*altarv1.Value
-	p.stack, p.vals = stackBuf[:0], valsBuf[:0]
-
 	for {
 		// Parse the start of one value: a scalar completely, a container up
 		// to its first child (or its end, when empty).
