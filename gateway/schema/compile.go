@@ -416,12 +416,10 @@ func (c *compiler) compileEnum(values []*altarv1.Value, n *node, path string) en
 	return set
 }
 
-// checkAgainst validates v against n without its enum (used for enum members
-// and defaults at compile time).
+// checkAgainst validates v against n at compile time: a default against the
+// whole node, an enum member against the node without its enum (the enum is
+// still being built).
 func checkAgainst(n *node, v *altarv1.Value, lim Limits) []*altarv1.FieldError {
-	saved := n.enum
-	n.enum = enumSet{}
-	defer func() { n.enum = saved }()
 	vs := validator{limits: lim, maxErrors: 1}
 	vs.check(n, v, 1)
 	return vs.errs
