@@ -1,0 +1,59 @@
+# ALTAR gateway. Every tool runs from the module's pinned dependencies
+# (`go tool`); nothing is installed by hand.
+
+GO        ?= go
+TOOLS     := $(GO) tool -modfile=tools/go.mod
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 6
+
+.PHONY: all build test lint proto proto-check fuzz bench run validate clean
+
+all: lint test
+
+build:
+	$(GO) build -o bin/altar ./cmd/altar
+
+## run: what the README's Quickstart runs.
+run validate:
+	$(GO) run ./cmd/altar validate manifests/*.yaml manifests/*.json
+
+## test: the whole suite, with the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## lint: gofmt, go vet, staticcheck and buf lint.
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(TOOLS) staticcheck $(PKGS)
+	$(TOOLS) buf lint
+
+## proto: regenerate the Go code beside proto/altar/v1/*.proto (offline).
+proto:
+	$(TOOLS) buf lint
+	$(TOOLS) buf generate
+
+## proto-check: fail when the committed generated code is stale.
+proto-check: proto
+	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
+		echo "generated code is out of date; run 'make proto' and commit:"; \
+		git status --porcelain -- proto; git diff --stat -- proto; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## bench: every benchmark, BENCHCOUNT times (feed the output to benchstat).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS)
+
+clean:
+	rm -rf bin
