@@ -17,11 +17,11 @@ const ProtocolVersion = "1.0"
 // altar_level_1 up to altar_level_N, together with the feature capabilities
 // the level requires (see CapabilitiesForLevel).
 const (
-	// CapabilityLevel1 claims Level 1: announce, sessions, fulfil, synchronous calls, STRICT and DEVELOPMENT modes.
+	// CapabilityLevel1: claims Level 1, the core (announce, sessions, fulfil, synchronous calls, STRICT and DEVELOPMENT modes).
 	CapabilityLevel1 = "altar_level_1"
-	// CapabilityLevel2 claims Level 2: Level 1 plus streaming, cancellation, security context, correlation and rich errors.
+	// CapabilityLevel2: claims Level 2 (Level 1 plus streaming, cancellation, correlation, security context, rich errors).
 	CapabilityLevel2 = "altar_level_2"
-	// CapabilityLevel3 claims Level 3: Level 2 plus trace propagation and tenant isolation.
+	// CapabilityLevel3: claims Level 3 (Level 2 plus trace propagation and tenant isolation).
 	CapabilityLevel3 = "altar_level_3"
 )
 
