@@ -13,6 +13,10 @@ import (
 // Peers announce it; the Host refuses a different major version.
 const ProtocolVersion = "1.0"
 
+// Every capability constant below has a one-line comment of the form
+// "Name: meaning"; the capability table of docs/protocol.md is generated from
+// those comments and KnownCapabilities (go test ./docs -update).
+
 // Compliance-level markers. A peer at level N declares every marker from
 // altar_level_1 up to altar_level_N, together with the feature capabilities
 // the level requires (see CapabilitiesForLevel).
