@@ -15,7 +15,7 @@ import (
 // The manifest format: keys are the proto field names. Every key of every
 // level is listed here; any other key is an error.
 var (
-	manifestKeys = []string{"$schema", "manifest_version", "global_metadata", "contracts"}
+	manifestKeys = []string{"$schema", "manifest_version", "global_metadata", "contracts", "x-…"}
 	contractKeys = []string{
 		"name", "version", "description", "parameters", "return_type", "supports_streaming",
 		"security_requirements", "flags", "metadata", "compliance_level", "timeout_ms",
@@ -40,7 +40,10 @@ var (
 
 func (d *decoder) manifest(n ast.Node) *altarv1.ToolManifest {
 	m := &altarv1.ToolManifest{}
-	es, _ := d.entries(n, "", "a mapping with manifest_version and contracts")
+	es, ok := d.entries(n, "", "a mapping with manifest_version and contracts")
+	if !ok {
+		return nil
+	}
 	for _, e := range es {
 		switch e.key {
 		case "$schema":
@@ -61,6 +64,9 @@ func (d *decoder) manifest(n ast.Node) *altarv1.ToolManifest {
 				m.Contracts = append(m.Contracts, d.contract(item, p))
 			}
 		default:
+			if strings.HasPrefix(e.key, "x-") {
+				continue // an extension key, a place for YAML anchors; ignored
+			}
 			d.unknown(e, manifestKeys)
 		}
 	}
@@ -467,7 +473,11 @@ func (d *decoder) unknown(e entry, known []string) {
 		d.p.add(e.kpos, e.path, RuleUnknownKey, "unknown key %s%s", strconv.Quote(e.key), hint)
 		return
 	}
-	d.p.add(e.kpos, e.path, RuleUnknownKey, "unknown key %s; the keys here are %s", strconv.Quote(e.key), strings.Join(known, ", "))
+	if len(known) <= 8 {
+		d.p.add(e.kpos, e.path, RuleUnknownKey, "unknown key %s; the keys here are %s", strconv.Quote(e.key), strings.Join(known, ", "))
+		return
+	}
+	d.p.add(e.kpos, e.path, RuleUnknownKey, "unknown key %s (docs/manifests.md lists the keys)", strconv.Quote(e.key))
 }
 
 // suggest returns ` (did you mean "x"?)` for the known word nearest to s,

@@ -158,12 +158,16 @@ func parse(source string, data []byte, p *problems) (*altarv1.ToolManifest, []*C
 	}
 	d := &decoder{file: source, p: p, pos: map[string]Position{}, alias: map[*ast.AliasNode]ast.Node{}}
 	root := file.Docs[0].Body
+	d.pos[""] = d.at(root)
 	a := &anchors{d: d, current: map[string]*ast.AnchorNode{}, size: map[*ast.AnchorNode]int{}, open: map[*ast.AnchorNode]bool{}}
 	a.walk(root)
 	if a.over {
 		return nil, nil
 	}
 	m := d.manifest(root)
+	if m == nil {
+		return nil, nil
+	}
 	p.seal()
 	c := &checker{file: source, p: p, pos: d.pos}
 	return m, c.manifest(m)
