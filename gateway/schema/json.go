@@ -111,8 +111,8 @@ func newJSONParser(data []byte, lim Limits) *jsonParser {
 // the values and keys left by a failed parse, and scratch grown large.
 func (p *jsonParser) release() {
 	const maxKept = 1024
-	clear(p.vals)
-	clear(p.keys)
+	clear(p.vals[:cap(p.vals)])
+	clear(p.keys[:cap(p.keys)])
 	*p = jsonParser{
 		stack: jsonKeep(p.stack, maxKept),
 		vals:  jsonKeep(p.vals, maxKept),

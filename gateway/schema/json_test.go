@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -694,4 +695,30 @@ func TestJSONRoundTripProperty(t *testing.T) {
 			t.Fatalf("second encoding %s, %v differs from %s", again, err, out)
 		}
 	})
+}
+
+// TestParseJSONConcurrent runs parsers side by side, failures among them, to
+// let the race detector see the pooled scratch space.
+func TestParseJSONConcurrent(t *testing.T) {
+	docs := []string{`{"a":[1,2,{"b":"\u00e9"}]}`, `{"a":1,"a":2}`, `[[[[`, `{"k":"v","n":[null,true,1.5]}`}
+	want := make([]*altarv1.Value, len(docs))
+	for i, d := range docs {
+		want[i], _ = schema.ParseJSON([]byte(d), schema.Limits{})
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				d := (g + i) % len(docs)
+				got, err := schema.ParseJSON([]byte(docs[d]), schema.Limits{})
+				if (err == nil) != (want[d] != nil) || !proto.Equal(got, want[d]) {
+					t.Errorf("ParseJSON(%s) = %v, %v; want %v", docs[d], got, err, want[d])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
