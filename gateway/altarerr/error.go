@@ -204,13 +204,15 @@ func From(err error) *Error {
 	case errors.Is(err, context.Canceled):
 		return Wrap(altarv1.ErrorCode_ERROR_CODE_CANCELLED, err, "cancelled")
 	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+	if st, ok := status.FromError(err); ok {
 		for _, d := range st.Details() {
 			if p, ok := d.(*altarv1.Error); ok {
 				return FromProto(p)
 			}
 		}
-		return &Error{Code: codeForGRPC(st.Code()), Message: st.Message()}
+		if st.Code() != codes.Unknown {
+			return &Error{Code: codeForGRPC(st.Code()), Message: st.Message()}
+		}
 	}
 	return Wrap(altarv1.ErrorCode_ERROR_CODE_INTERNAL, err, "internal error")
 }

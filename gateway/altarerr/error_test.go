@@ -529,29 +529,13 @@ func TestFromGRPCCodeWithoutDetails(t *testing.T) {
 	}
 }
 
-// fromLosesDetailsOnUnknown are the codes whose gRPC code is Unknown (2):
-// From skips a status's details when its code is Unknown, so these codes
-// come back as INTERNAL. This is a bug in From (check the details whenever
-// status.FromError is ok); when it is fixed this test fails until the list is
-// emptied.
-var fromLosesDetailsOnUnknown = map[altarv1.ErrorCode]bool{
-	codeUnspecified:                          true,
-	altarv1.ErrorCode_ERROR_CODE_TOOL_FAILED: true,
-}
-
 func TestFromGRPCStatusEveryCode(t *testing.T) {
 	for _, c := range altarv1.Codes() {
 		t.Run(c.String(), func(t *testing.T) {
 			e := fullError()
 			e.Code = c
 			got := altarerr.From(e.GRPCStatus().Err())
-			ok := got.Code == c && proto.Equal(got.Proto(), e.Proto())
-			switch {
-			case fromLosesDetailsOnUnknown[c] && ok:
-				t.Errorf("From now keeps %v: remove it from fromLosesDetailsOnUnknown", c)
-			case fromLosesDetailsOnUnknown[c]:
-				t.Logf("known bug: From(GRPCStatus) of %v gives %v", c, got.Code)
-			case !ok:
+			if got.Code != c || !proto.Equal(got.Proto(), e.Proto()) {
 				t.Errorf("From(GRPCStatus().Err()) = %v, want %v", got.Proto(), e.Proto())
 			}
 		})

@@ -137,7 +137,7 @@ func TestCodeTableSpotChecks(t *testing.T) {
 		{altarv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, altarv1.CodeInfo{
 			Category: altarv1.ErrorCategory_ERROR_CATEGORY_RUNTIME, GRPCCode: 8, HTTPStatus: 429, Retryable: true}},
 		{altarv1.ErrorCode_ERROR_CODE_UNSUPPORTED_PROTOCOL_VERSION, altarv1.CodeInfo{
-			Category: altarv1.ErrorCategory_ERROR_CATEGORY_TRANSPORT, GRPCCode: 12, HTTPStatus: 400}},
+			Category: altarv1.ErrorCategory_ERROR_CATEGORY_TRANSPORT, GRPCCode: 9, HTTPStatus: 400}},
 		{altarv1.ErrorCode_ERROR_CODE_UNIMPLEMENTED, altarv1.CodeInfo{
 			Category: altarv1.ErrorCategory_ERROR_CATEGORY_CONFIGURATION, GRPCCode: 12, HTTPStatus: 501}},
 	}

@@ -22,17 +22,21 @@ const (
 )
 
 // ComplianceLevel is how much of the protocol a peer or a contract needs.
+// Levels are cumulative. What a runtime must declare for each level is in
+// docs/protocol.md; the Host-side parts (breakers, policies, clustering,
+// caching, audit) are obligations of the Host, never of a runtime.
 type ComplianceLevel int32
 
 const (
 	ComplianceLevel_COMPLIANCE_LEVEL_UNSPECIFIED ComplianceLevel = 0
-	// Announce, sessions, fulfil, synchronous calls, STRICT and DEVELOPMENT.
+	// Announce, sessions, fulfil, synchronous calls, heartbeats, STRICT and
+	// DEVELOPMENT modes.
 	ComplianceLevel_COMPLIANCE_LEVEL_1 ComplianceLevel = 1
-	// Level 1 plus streaming, security context, correlation, rich errors,
-	// circuit breakers.
+	// Level 1 plus streaming, cancellation, security context, correlation and
+	// rich errors (and, on the Host, circuit breakers).
 	ComplianceLevel_COMPLIANCE_LEVEL_2 ComplianceLevel = 2
-	// Level 2 plus authorization policies, tracing, clustering, caching,
-	// multi-tenancy, tamper-evident audit.
+	// Level 2 plus tracing and multi-tenancy (and, on the Host, authorization
+	// policies, clustering, caching and a tamper-evident audit log).
 	ComplianceLevel_COMPLIANCE_LEVEL_3 ComplianceLevel = 3
 )
 
@@ -232,7 +236,7 @@ func (x *ToolFlags) GetCacheable() bool {
 	return false
 }
 
-// SecurityRequirement is one thing a caller must have to call a tool.
+// SecurityRequirement is one way a caller may be allowed to call a tool.
 type SecurityRequirement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The scheme: "api_key", "bearer", "oauth2", "role", "scope".
@@ -300,8 +304,10 @@ type ToolContract struct {
 	// The arguments, as a schema of type object.
 	Parameters *ParameterSchema `protobuf:"bytes,4,opt,name=parameters,proto3" json:"parameters,omitempty"`
 	// The result's schema; unset means any value.
-	ReturnType           *ParameterSchema       `protobuf:"bytes,5,opt,name=return_type,json=returnType,proto3" json:"return_type,omitempty"`
-	SupportsStreaming    bool                   `protobuf:"varint,6,opt,name=supports_streaming,json=supportsStreaming,proto3" json:"supports_streaming,omitempty"`
+	ReturnType        *ParameterSchema `protobuf:"bytes,5,opt,name=return_type,json=returnType,proto3" json:"return_type,omitempty"`
+	SupportsStreaming bool             `protobuf:"varint,6,opt,name=supports_streaming,json=supportsStreaming,proto3" json:"supports_streaming,omitempty"`
+	// Alternatives, as in OpenAPI: a caller must satisfy at least one entry
+	// (and all the scopes within it). Empty means any authenticated caller.
 	SecurityRequirements []*SecurityRequirement `protobuf:"bytes,7,rep,name=security_requirements,json=securityRequirements,proto3" json:"security_requirements,omitempty"`
 	Flags                *ToolFlags             `protobuf:"bytes,8,opt,name=flags,proto3" json:"flags,omitempty"`
 	Metadata             map[string]string      `protobuf:"bytes,9,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`

@@ -93,8 +93,8 @@ func (ErrorCategory) EnumDescriptor() ([]byte, []int) {
 type ErrorCode int32
 
 const (
+	// No code was set: treated as an internal failure.
 	ErrorCode_ERROR_CODE_UNSPECIFIED ErrorCode = 0
-	// Authorization.
 	// No credential, or a credential that is not valid.
 	ErrorCode_ERROR_CODE_UNAUTHENTICATED ErrorCode = 100
 	// The credential is valid but may not do this.
@@ -103,15 +103,18 @@ const (
 	ErrorCode_ERROR_CODE_SESSION_EXPIRED ErrorCode = 102
 	// A runtime offered a contract the Host does not trust (STRICT mode).
 	ErrorCode_ERROR_CODE_CONTRACT_NOT_TRUSTED ErrorCode = 103
-	// Validation.
 	// The request itself is malformed (a missing id, a bad name).
 	ErrorCode_ERROR_CODE_INVALID_REQUEST ErrorCode = 200
 	// Arguments do not match the tool's parameters; field_errors say where.
 	ErrorCode_ERROR_CODE_INVALID_ARGUMENTS ErrorCode = 201
-	ErrorCode_ERROR_CODE_TOOL_NOT_FOUND    ErrorCode = 202
+	// No tool answers to the name (or the session may not see it).
+	ErrorCode_ERROR_CODE_TOOL_NOT_FOUND ErrorCode = 202
+	// No session has the id (it never existed or was destroyed).
 	ErrorCode_ERROR_CODE_SESSION_NOT_FOUND ErrorCode = 203
-	ErrorCode_ERROR_CODE_NOT_FOUND         ErrorCode = 204
-	ErrorCode_ERROR_CODE_ALREADY_EXISTS    ErrorCode = 205
+	// Another named thing (an invocation, a runtime, a manifest) does not exist.
+	ErrorCode_ERROR_CODE_NOT_FOUND ErrorCode = 204
+	// Something with the same id already exists (a session id, a runtime id).
+	ErrorCode_ERROR_CODE_ALREADY_EXISTS ErrorCode = 205
 	// A payload exceeds a size, depth or count bound.
 	ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE ErrorCode = 206
 	// A runtime's contract differs from the Host's trusted contract.
@@ -120,13 +123,14 @@ const (
 	ErrorCode_ERROR_CODE_FAILED_PRECONDITION ErrorCode = 208
 	// The same invocation_id was reused with different arguments.
 	ErrorCode_ERROR_CODE_IDEMPOTENCY_CONFLICT ErrorCode = 209
-	// Runtime.
 	// The tool ran and reported a failure of its own.
 	ErrorCode_ERROR_CODE_TOOL_FAILED ErrorCode = 300
 	// No runtime that fulfils the tool is connected and healthy.
 	ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE ErrorCode = 301
-	ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED   ErrorCode = 302
-	ErrorCode_ERROR_CODE_CANCELLED           ErrorCode = 303
+	// The call did not finish before its deadline.
+	ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED ErrorCode = 302
+	// The caller cancelled the call.
+	ErrorCode_ERROR_CODE_CANCELLED ErrorCode = 303
 	// A limit (queue, concurrency, sessions, rate) is full; see retry_after_ms.
 	ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED ErrorCode = 304
 	// The runtime's circuit breaker is open; see retry_after_ms.
@@ -135,7 +139,6 @@ const (
 	ErrorCode_ERROR_CODE_INVALID_RESULT ErrorCode = 306
 	// A fault inside the Host.
 	ErrorCode_ERROR_CODE_INTERNAL ErrorCode = 307
-	// Transport.
 	// The connection to a peer was lost.
 	ErrorCode_ERROR_CODE_CONNECTION_LOST ErrorCode = 400
 	// A peer sent a message out of order or of the wrong kind.
@@ -146,17 +149,18 @@ const (
 	ErrorCode_ERROR_CODE_MALFORMED_MESSAGE ErrorCode = 403
 	// A stream lost chunks that never arrived.
 	ErrorCode_ERROR_CODE_STREAM_BROKEN ErrorCode = 404
-	// Configuration.
 	// A manifest failed to load; field_errors say where.
 	ErrorCode_ERROR_CODE_INVALID_MANIFEST ErrorCode = 500
-	ErrorCode_ERROR_CODE_INVALID_CONFIG   ErrorCode = 501
+	// The Host's configuration is invalid; field_errors say where.
+	ErrorCode_ERROR_CODE_INVALID_CONFIG ErrorCode = 501
 	// The Host's mode forbids the operation (RegisterTools in STRICT mode).
 	ErrorCode_ERROR_CODE_MODE_FORBIDDEN ErrorCode = 502
 	// A capability the operation needs was not declared or is unknown.
 	ErrorCode_ERROR_CODE_CAPABILITY_MISSING ErrorCode = 503
 	// Two tools would answer to the same name.
 	ErrorCode_ERROR_CODE_NAME_COLLISION ErrorCode = 504
-	ErrorCode_ERROR_CODE_UNIMPLEMENTED  ErrorCode = 505
+	// The operation is part of the protocol but this peer does not implement it.
+	ErrorCode_ERROR_CODE_UNIMPLEMENTED ErrorCode = 505
 )
 
 // Enum value maps for ErrorCode.
@@ -555,7 +559,7 @@ const file_altar_v1_error_proto_rawDesc = "" +
 	"\x13ERROR_CODE_INTERNAL\x10\xb3\x02\x1a\r\xa8\xbb\x18\x03\xb0\xbb\x18\r\xb8\xbb\x18\xf4\x03\x122\n" +
 	"\x1aERROR_CODE_CONNECTION_LOST\x10\x90\x03\x1a\x11\xa8\xbb\x18\x04\xb0\xbb\x18\x0e\xb8\xbb\x18\xf6\x03\xc0\xbb\x18\x01\x121\n" +
 	"\x1dERROR_CODE_PROTOCOL_VIOLATION\x10\x91\x03\x1a\r\xa8\xbb\x18\x04\xb0\xbb\x18\t\xb8\xbb\x18\x90\x03\x12;\n" +
-	"'ERROR_CODE_UNSUPPORTED_PROTOCOL_VERSION\x10\x92\x03\x1a\r\xa8\xbb\x18\x04\xb0\xbb\x18\f\xb8\xbb\x18\x90\x03\x120\n" +
+	"'ERROR_CODE_UNSUPPORTED_PROTOCOL_VERSION\x10\x92\x03\x1a\r\xa8\xbb\x18\x04\xb0\xbb\x18\t\xb8\xbb\x18\x90\x03\x120\n" +
 	"\x1cERROR_CODE_MALFORMED_MESSAGE\x10\x93\x03\x1a\r\xa8\xbb\x18\x04\xb0\xbb\x18\x03\xb8\xbb\x18\x90\x03\x12,\n" +
 	"\x18ERROR_CODE_STREAM_BROKEN\x10\x94\x03\x1a\r\xa8\xbb\x18\x04\xb0\xbb\x18\x0f\xb8\xbb\x18\xf6\x03\x12/\n" +
 	"\x1bERROR_CODE_INVALID_MANIFEST\x10\xf4\x03\x1a\r\xa8\xbb\x18\x05\xb0\xbb\x18\x03\xb8\xbb\x18\xa6\x03\x12-\n" +

@@ -436,7 +436,9 @@ func (x *Progress) GetMessage() string {
 
 // StreamChunk is one piece of a streamed result. chunk_id starts at 1 and
 // increases by one; the chunk with is_final set is the last. A chunk with an
-// error ends the stream (is_final is implied and payload ignored).
+// error ends the stream (is_final is implied and payload ignored). A chunk
+// may carry only progress (no payload). A runtime that answers a stream call
+// with a ToolResult instead is treated as sending one final chunk.
 type StreamChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InvocationId  string                 `protobuf:"bytes,1,opt,name=invocation_id,json=invocationId,proto3" json:"invocation_id,omitempty"`
@@ -537,7 +539,9 @@ func (x *StreamChunk) GetMetadata() map[string]string {
 	return nil
 }
 
-// CancelInvocation asks a runtime to stop work on an invocation.
+// CancelInvocation asks a runtime to stop work on an invocation. The runtime
+// answers with a ToolResult (or a final StreamChunk) whose error is
+// ERROR_CODE_CANCELLED, or with its result if it had already finished.
 type CancelInvocation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InvocationId  string                 `protobuf:"bytes,1,opt,name=invocation_id,json=invocationId,proto3" json:"invocation_id,omitempty"`
@@ -613,6 +617,9 @@ type Invocation struct {
 	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
 	Deadline      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	Error         *Error                 `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	// The outcome, once the invocation has finished (kept for the idempotency
+	// window, so a repeated invocation_id gets the same answer).
+	Result        *ToolResult `protobuf:"bytes,13,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -731,6 +738,13 @@ func (x *Invocation) GetError() *Error {
 	return nil
 }
 
+func (x *Invocation) GetResult() *ToolResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_altar_v1_invocation_proto protoreflect.FileDescriptor
 
 const file_altar_v1_invocation_proto_rawDesc = "" +
@@ -791,7 +805,7 @@ const file_altar_v1_invocation_proto_rawDesc = "" +
 	"\x10CancelInvocation\x12#\n" +
 	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x92\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc0\x04\n" +
 	"\n" +
 	"Invocation\x12#\n" +
 	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12%\n" +
@@ -811,7 +825,8 @@ const file_altar_v1_invocation_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x126\n" +
 	"\bdeadline\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12%\n" +
-	"\x05error\x18\f \x01(\v2\x0f.altar.v1.ErrorR\x05error*t\n" +
+	"\x05error\x18\f \x01(\v2\x0f.altar.v1.ErrorR\x05error\x12,\n" +
+	"\x06result\x18\r \x01(\v2\x14.altar.v1.ToolResultR\x06result*t\n" +
 	"\x10ToolResultStatus\x12\"\n" +
 	"\x1eTOOL_RESULT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aTOOL_RESULT_STATUS_SUCCESS\x10\x01\x12\x1c\n" +
@@ -876,12 +891,13 @@ var file_altar_v1_invocation_proto_depIdxs = []int32{
 	12, // 15: altar.v1.Invocation.finished_at:type_name -> google.protobuf.Timestamp
 	12, // 16: altar.v1.Invocation.deadline:type_name -> google.protobuf.Timestamp
 	15, // 17: altar.v1.Invocation.error:type_name -> altar.v1.Error
-	14, // 18: altar.v1.ToolCall.ParametersEntry.value:type_name -> altar.v1.Value
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	3,  // 18: altar.v1.Invocation.result:type_name -> altar.v1.ToolResult
+	14, // 19: altar.v1.ToolCall.ParametersEntry.value:type_name -> altar.v1.Value
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_altar_v1_invocation_proto_init() }

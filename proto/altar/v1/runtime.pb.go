@@ -78,7 +78,9 @@ func (RuntimeHealth) EnumDescriptor() ([]byte, []int) {
 	return file_altar_v1_runtime_proto_rawDescGZIP(), []int{0}
 }
 
-// RuntimeMessage is everything a runtime sends to the Host.
+// RuntimeMessage is everything a runtime sends to the Host. A reply to a
+// HostMessage request (a ToolResult to a ToolCall) is matched by its own ids;
+// replies to bootstrap requests echo the request's correlation_id.
 type RuntimeMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CorrelationId string                 `protobuf:"bytes,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
@@ -265,7 +267,9 @@ func (*RuntimeMessage_Heartbeat) isRuntimeMessage_Message() {}
 
 func (*RuntimeMessage_WithdrawTools) isRuntimeMessage_Message() {}
 
-// HostMessage is everything the Host sends to a runtime.
+// HostMessage is everything the Host sends to a runtime. A response to a
+// RuntimeMessage request (AvailableContracts to GetAvailableContracts,
+// FulfillToolsResponse to FulfillTools) echoes the request's correlation_id.
 type HostMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CorrelationId string                 `protobuf:"bytes,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
@@ -607,8 +611,11 @@ type AnnounceRuntimeResponse struct {
 	Capabilities []string `protobuf:"bytes,6,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// How often each side must send a Heartbeat.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,7,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// How long without a heartbeat before the Host disconnects the runtime
+	// (and fails its in-flight calls).
+	HeartbeatTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=heartbeat_timeout,json=heartbeatTimeout,proto3" json:"heartbeat_timeout,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AnnounceRuntimeResponse) Reset() {
@@ -686,6 +693,13 @@ func (x *AnnounceRuntimeResponse) GetCapabilities() []string {
 func (x *AnnounceRuntimeResponse) GetHeartbeatInterval() *durationpb.Duration {
 	if x != nil {
 		return x.HeartbeatInterval
+	}
+	return nil
+}
+
+func (x *AnnounceRuntimeResponse) GetHeartbeatTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.HeartbeatTimeout
 	}
 	return nil
 }
@@ -1533,7 +1547,7 @@ const file_altar_v1_runtime_proto_rawDesc = "" +
 	"\x0fmax_concurrency\x18\b \x01(\rR\x0emaxConcurrency\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbf\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x03\n" +
 	"\x17AnnounceRuntimeResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12%\n" +
 	"\x05error\x18\x02 \x01(\v2\x0f.altar.v1.ErrorR\x05error\x12\x17\n" +
@@ -1541,7 +1555,8 @@ const file_altar_v1_runtime_proto_rawDesc = "" +
 	"\x10protocol_version\x18\x04 \x01(\tR\x0fprotocolVersion\x12/\n" +
 	"\thost_mode\x18\x05 \x01(\x0e2\x12.altar.v1.HostModeR\bhostMode\x12\"\n" +
 	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\x12H\n" +
-	"\x12heartbeat_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x17\n" +
+	"\x12heartbeat_interval\x18\a \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12F\n" +
+	"\x11heartbeat_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\x10heartbeatTimeout\"\x17\n" +
 	"\x15GetAvailableContracts\"J\n" +
 	"\x12AvailableContracts\x124\n" +
 	"\tcontracts\x18\x01 \x03(\v2\x16.altar.v1.ToolContractR\tcontracts\"\xaa\x01\n" +
@@ -1679,31 +1694,32 @@ var file_altar_v1_runtime_proto_depIdxs = []int32{
 	25, // 20: altar.v1.AnnounceRuntimeResponse.error:type_name -> altar.v1.Error
 	27, // 21: altar.v1.AnnounceRuntimeResponse.host_mode:type_name -> altar.v1.HostMode
 	28, // 22: altar.v1.AnnounceRuntimeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	29, // 23: altar.v1.AvailableContracts.contracts:type_name -> altar.v1.ToolContract
-	29, // 24: altar.v1.ToolFulfillment.declared_contract:type_name -> altar.v1.ToolContract
-	7,  // 25: altar.v1.FulfillTools.tools:type_name -> altar.v1.ToolFulfillment
-	25, // 26: altar.v1.ToolRejection.error:type_name -> altar.v1.Error
-	10, // 27: altar.v1.FulfillToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
-	9,  // 28: altar.v1.FulfillToolsResponse.rejected:type_name -> altar.v1.ToolRejection
-	29, // 29: altar.v1.RegisterTools.contracts:type_name -> altar.v1.ToolContract
-	10, // 30: altar.v1.RegisterToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
-	9,  // 31: altar.v1.RegisterToolsResponse.rejected:type_name -> altar.v1.ToolRejection
-	30, // 32: altar.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	0,  // 33: altar.v1.Heartbeat.health:type_name -> altar.v1.RuntimeHealth
-	28, // 34: altar.v1.Drain.grace_period:type_name -> google.protobuf.Duration
-	26, // 35: altar.v1.RuntimeInfo.compliance_level:type_name -> altar.v1.ComplianceLevel
-	0,  // 36: altar.v1.RuntimeInfo.health:type_name -> altar.v1.RuntimeHealth
-	30, // 37: altar.v1.RuntimeInfo.connected_at:type_name -> google.protobuf.Timestamp
-	30, // 38: altar.v1.RuntimeInfo.last_heartbeat_at:type_name -> google.protobuf.Timestamp
-	10, // 39: altar.v1.RuntimeInfo.tools:type_name -> altar.v1.FulfilledTool
-	19, // 40: altar.v1.RuntimeInfo.metadata:type_name -> altar.v1.RuntimeInfo.MetadataEntry
-	1,  // 41: altar.v1.RuntimeService.Connect:input_type -> altar.v1.RuntimeMessage
-	2,  // 42: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
-	42, // [42:43] is the sub-list for method output_type
-	41, // [41:42] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	28, // 23: altar.v1.AnnounceRuntimeResponse.heartbeat_timeout:type_name -> google.protobuf.Duration
+	29, // 24: altar.v1.AvailableContracts.contracts:type_name -> altar.v1.ToolContract
+	29, // 25: altar.v1.ToolFulfillment.declared_contract:type_name -> altar.v1.ToolContract
+	7,  // 26: altar.v1.FulfillTools.tools:type_name -> altar.v1.ToolFulfillment
+	25, // 27: altar.v1.ToolRejection.error:type_name -> altar.v1.Error
+	10, // 28: altar.v1.FulfillToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
+	9,  // 29: altar.v1.FulfillToolsResponse.rejected:type_name -> altar.v1.ToolRejection
+	29, // 30: altar.v1.RegisterTools.contracts:type_name -> altar.v1.ToolContract
+	10, // 31: altar.v1.RegisterToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
+	9,  // 32: altar.v1.RegisterToolsResponse.rejected:type_name -> altar.v1.ToolRejection
+	30, // 33: altar.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	0,  // 34: altar.v1.Heartbeat.health:type_name -> altar.v1.RuntimeHealth
+	28, // 35: altar.v1.Drain.grace_period:type_name -> google.protobuf.Duration
+	26, // 36: altar.v1.RuntimeInfo.compliance_level:type_name -> altar.v1.ComplianceLevel
+	0,  // 37: altar.v1.RuntimeInfo.health:type_name -> altar.v1.RuntimeHealth
+	30, // 38: altar.v1.RuntimeInfo.connected_at:type_name -> google.protobuf.Timestamp
+	30, // 39: altar.v1.RuntimeInfo.last_heartbeat_at:type_name -> google.protobuf.Timestamp
+	10, // 40: altar.v1.RuntimeInfo.tools:type_name -> altar.v1.FulfilledTool
+	19, // 41: altar.v1.RuntimeInfo.metadata:type_name -> altar.v1.RuntimeInfo.MetadataEntry
+	1,  // 42: altar.v1.RuntimeService.Connect:input_type -> altar.v1.RuntimeMessage
+	2,  // 43: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
+	43, // [43:44] is the sub-list for method output_type
+	42, // [42:43] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_altar_v1_runtime_proto_init() }

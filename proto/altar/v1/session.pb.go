@@ -250,7 +250,8 @@ func (x *Session) GetSecurityContext() *SecurityContext {
 	return nil
 }
 
-// SessionEvent tells runtimes holding per-session state that a session ended.
+// SessionEvent tells runtimes holding per-session state that a session began
+// or ended (expired or destroyed), so they can set up or free that state.
 type SessionEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
