@@ -327,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "alias to an unknown anchor",
 			src:  header + "    description: *nothing\n",
-			want: []string{"5:18  (alias)"},
+			want: []string{"5:18 contracts[0].description (alias)"},
 		},
 		{
 			name: "two documents",

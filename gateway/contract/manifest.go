@@ -131,6 +131,10 @@ func parse(source string, data []byte, p *problems) (*altarv1.ToolManifest, []*C
 		p.add(Position{File: source, Line: line}, "", RuleSyntax, "the file is not valid UTF-8")
 		return nil, nil
 	}
+	if line, col, deep := quickDepth(data); deep {
+		p.add(Position{File: source, Line: line, Column: col}, "", RuleLimit, "nested deeper than the limit of %d levels", MaxDepth)
+		return nil, nil
+	}
 	tokens := lexer.Tokenize(string(data))
 	if lim := prescan(tokens); lim != nil {
 		p.add(tokenPos(source, lim.tk), "", RuleLimit, "%s", lim.msg)

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/goccy/go-yaml/token"
 )
@@ -88,3 +89,55 @@ func isKeyToken(tokens token.Tokens, i int) bool {
 	}
 	return false
 }
+
+// quickDepth finds, before the (slow) lexer runs, where flow brackets nest
+// deeper than MaxDepth, skipping comments and quoted scalars the way YAML
+// opens them. It is a cheap first filter: prescan still checks the tokens.
+func quickDepth(data []byte) (line, col int, deep bool) {
+	depth := 0
+	line, lineStart := 1, 0
+	var prev byte = '\n'
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch c {
+		case '\n':
+			line, lineStart = line+1, i+1
+		case '#':
+			if isSpaceOrStart(prev) {
+				for i < len(data) && data[i] != '\n' {
+					i++
+				}
+				i-- // the newline is counted on the next turn
+			}
+		case '\'', '"':
+			if !isSpaceOrStart(prev) && !strings.ContainsRune("[{,:", rune(prev)) {
+				break
+			}
+			for i++; i < len(data); i++ {
+				if data[i] == '\n' {
+					line, lineStart = line+1, i+1
+				}
+				if c == '"' && data[i] == '\\' {
+					i++
+					continue
+				}
+				if data[i] == c {
+					break
+				}
+			}
+		case '[', '{':
+			depth++
+			if depth > MaxDepth {
+				return line, i - lineStart + 1, true
+			}
+		case ']', '}':
+			depth = max(depth-1, 0)
+		}
+		if i < len(data) {
+			prev = data[i]
+		}
+	}
+	return 0, 0, false
+}
+
+func isSpaceOrStart(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }

@@ -89,10 +89,10 @@ func (a *anchors) walk(n ast.Node) int {
 		target := a.current[name]
 		switch {
 		case target == nil:
-			a.d.p.add(a.d.at(x), "", RuleAlias, "alias *%s refers to no anchor &%s defined before it", name, name)
+			a.d.p.add(a.d.at(x), yamlPath(x), RuleAlias, "alias *%s refers to no anchor &%s defined before it", name, name)
 			return 1
 		case a.open[target]:
-			a.d.p.add(a.d.at(x), "", RuleAlias, "alias *%s is inside its own anchor &%s (a cycle)", name, name)
+			a.d.p.add(a.d.at(x), yamlPath(x), RuleAlias, "alias *%s is inside its own anchor &%s (a cycle)", name, name)
 			return 1
 		}
 		sz := a.size[target]
@@ -100,7 +100,7 @@ func (a *anchors) walk(n ast.Node) int {
 		if a.extra > MaxAliasExpansion {
 			if !a.over {
 				a.over = true
-				a.d.p.add(a.d.at(x), "", RuleLimit,
+				a.d.p.add(a.d.at(x), yamlPath(x), RuleLimit,
 					"aliases expand to more than the limit of %d nodes (a \"billion laughs\" document?)", MaxAliasExpansion)
 			}
 			return 1
@@ -128,6 +128,13 @@ func (a *anchors) walk(n ast.Node) int {
 	default:
 		return 1
 	}
+}
+
+// yamlPath is the path goccy recorded for a node ("$.contracts[0].flags"),
+// in the loader's spelling ("contracts[0].flags"). It serves where the
+// loader has not walked yet (the first pass over anchors).
+func yamlPath(n ast.Node) string {
+	return strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
 }
 
 // resolve looks through anchors, aliases and tags to the node that carries
@@ -200,10 +207,18 @@ func (d *decoder) kindError(n ast.Node, path, want string) {
 		got += " (tagged " + tag + ")"
 	}
 	hint := ""
-	if want == "a string" {
+	switch {
+	case want == "a string":
 		switch r.(type) {
 		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
 			hint = "; quote it: \"" + r.GetToken().Value + "\""
+		}
+	case strings.HasPrefix(want, "a boolean"):
+		if s, ok := r.(*ast.StringNode); ok {
+			switch strings.ToLower(s.Value) {
+			case "yes", "no", "on", "off", "y", "n":
+				hint = " (YAML 1.2 reads " + s.Value + " as a string; write true or false)"
+			}
 		}
 	}
 	d.p.add(d.at(n), path, RuleKind, "expected %s, got %s%s", want, got, hint)
