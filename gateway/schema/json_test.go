@@ -722,3 +722,40 @@ func TestParseJSONConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestParseJSONDoublesMatchStrconv checks that every decimal form of a
+// double parses to exactly what strconv.ParseFloat gives.
+func TestParseJSONDoublesMatchStrconv(t *testing.T) {
+	digits := rapid.StringMatching(`[0-9]{1,20}`)
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.SampledFrom([]string{"", "-"}).Draw(t, "sign")
+		intPart := digits.Draw(t, "int")
+		for len(intPart) > 1 && intPart[0] == '0' {
+			intPart = intPart[1:]
+		}
+		s += intPart
+		hasFrac := rapid.Bool().Draw(t, "frac")
+		if hasFrac {
+			s += "." + digits.Draw(t, "fraction")
+		}
+		if !hasFrac || rapid.Bool().Draw(t, "exp") {
+			s += rapid.SampledFrom([]string{"e", "E", "e+", "e-", "E-"}).Draw(t, "e")
+			s += strconv.Itoa(rapid.IntRange(0, 400).Draw(t, "exponent"))
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		v, perr := schema.ParseJSON([]byte(s), schema.Limits{})
+		if err != nil {
+			if perr == nil {
+				t.Fatalf("ParseJSON(%s) = %v, strconv: %v", s, v, err)
+			}
+			return
+		}
+		if perr != nil {
+			t.Fatalf("ParseJSON(%s): %v", s, perr)
+		}
+		got := v.GetDoubleValue()
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("ParseJSON(%s) = %v (%x), strconv = %v (%x)", s, got, math.Float64bits(got), want, math.Float64bits(want))
+		}
+	})
+}
