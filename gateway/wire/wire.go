@@ -70,7 +70,8 @@ func FormatFromContentType(ct string) (Format, error) {
 			"content type %q cannot be parsed; use application/json or application/x-protobuf", ct)
 	}
 	switch {
-	case mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")):
+	case mt == "application/json" || (len(mt) > len("application/+json") &&
+		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")):
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
 			return 0, altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST,
 				"content type %q: JSON must be UTF-8, not charset %q", ct, cs)
@@ -213,7 +214,9 @@ const fallbackDepth = protowire.DefaultRecursionLimit
 // Errors are *altarerr.Error values: ERROR_CODE_PAYLOAD_TOO_LARGE with a
 // FieldError of Rule "max_bytes" or "max_depth" for a breached limit,
 // ERROR_CODE_MALFORMED_MESSAGE naming the message type and wrapping the
-// decoder's error otherwise. On error m is reset.
+// decoder's error otherwise. (A message nested deeper even than the
+// protobuf decoders' own limit of 10000 levels is reported as malformed,
+// its cause saying the recursion depth was exceeded.) On error m is reset.
 func Unmarshal(data []byte, m proto.Message, f Format, lim Limits) error {
 	lim = lim.orDefault()
 	if m == nil {

@@ -85,7 +85,7 @@ func TestFormatFromContentType(t *testing.T) {
 		{"application/x-www-form-urlencoded", 0, false},
 		{"application/grpc", 0, false},
 		{"application/jsonx", 0, false},
-		{"application/+json", wire.FormatJSON, true},
+		{"application/+json", 0, false},
 		{"json", 0, false},
 		{"", 0, false},
 		{"application/json; charset", 0, false},
@@ -319,6 +319,28 @@ func TestUnmarshalDepthLimit(t *testing.T) {
 		// A higher limit lets it through.
 		if err := wire.Unmarshal(b, &got, f, wire.Limits{MaxDepth: 2*deep + 10}); err != nil || !proto.Equal(&got, msg) {
 			t.Errorf("%v with a high limit: %v", f, err)
+		}
+	}
+}
+
+// TestUnmarshalBeyondDecoderDepth feeds messages deeper than the protobuf
+// decoders' own recursion limit: refused with an error, never a crash.
+func TestUnmarshalBeyondDecoderDepth(t *testing.T) {
+	msg := &altarv1.RuntimeMessage{Message: &altarv1.RuntimeMessage_ToolResult{ToolResult: &altarv1.ToolResult{
+		Payload: nestedValue(6000), // 12000 message levels
+	}}}
+	for _, f := range []wire.Format{wire.FormatBinary, wire.FormatJSON} {
+		b, err := wire.Marshal(msg, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got altarv1.RuntimeMessage
+		err = wire.Unmarshal(b, &got, f, wire.Limits{})
+		if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_MALFORMED_MESSAGE {
+			t.Errorf("%v: Unmarshal = %v, want MALFORMED_MESSAGE", f, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "recursion depth") {
+			t.Errorf("%v: error %v does not say why", f, err)
 		}
 	}
 }
