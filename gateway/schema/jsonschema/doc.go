@@ -109,7 +109,8 @@
 //     bytes), and a BYTES with format "byte" loses the format;
 //   - bytes values (enum members, defaults) under ANY come back as base64
 //     strings, and an integer-valued double under INTEGER as an integer;
-//   - duplicate required names and enum members come back once;
+//   - duplicate required names, and enum members equal as JSON (1 and 1.0),
+//     come back once;
 //   - a ParameterSchema that schema.Compile refuses may import back
 //     differently (a keyword that does not apply to its type is dropped).
 //

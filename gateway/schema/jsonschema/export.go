@@ -177,6 +177,9 @@ func (ex *exporter) schema(ps *altarv1.ParameterSchema, path string, depth int) 
 			if err != nil {
 				ex.fail(path+"/enum/"+strconv.Itoa(i), "enum", "%v", err)
 			}
+			if slices.ContainsFunc(values, func(y any) bool { return jsonEqual(x, y) }) {
+				continue // 1 and 1.0 are one member in JSON Schema (draft-07 requires unique members)
+			}
 			hasNull = hasNull || x == nil
 			values = append(values, x)
 		}

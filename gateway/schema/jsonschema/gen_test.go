@@ -120,7 +120,7 @@ func drawSchema(t *rapid.T, depth int, label string) *altarv1.ParameterSchema {
 			if ps.Nullable && schema.Kind(v) == "null" {
 				continue
 			}
-			if !slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return proto.Equal(e, v) }) {
+			if !slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return sameJSON(e, v) }) {
 				ps.Enum = append(ps.Enum, v)
 			}
 		}
@@ -222,4 +222,28 @@ func drawValue(t *rapid.T, ps *altarv1.ParameterSchema, depth int, label string)
 	default:
 		return drawScalar(t, ps.GetType(), label)
 	}
+}
+
+// sameJSON reports whether two scalars are one JSON Schema enum member
+// (1 and 1.0 are).
+func sameJSON(a, b *altarv1.Value) bool {
+	num := func(v *altarv1.Value) (float64, bool) {
+		switch k := v.GetKind().(type) {
+		case *altarv1.Value_IntValue:
+			return float64(k.IntValue), true
+		case *altarv1.Value_DoubleValue:
+			return k.DoubleValue, true
+		}
+		return 0, false
+	}
+	if x, ok := num(a); ok {
+		y, ok := num(b)
+		if ai, isInt := a.GetKind().(*altarv1.Value_IntValue); isInt {
+			if bi, isInt := b.GetKind().(*altarv1.Value_IntValue); isInt {
+				return ai.IntValue == bi.IntValue
+			}
+		}
+		return ok && x == y
+	}
+	return proto.Equal(a, b)
 }

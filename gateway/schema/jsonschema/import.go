@@ -591,7 +591,7 @@ func (im *importer) enum(ps *altarv1.ParameterSchema, v any, path string, nullab
 			im.fail(p, kw, err.Error())
 			continue
 		}
-		if slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return proto.Equal(e, c) }) {
+		if slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return sameMember(e, c) }) {
 			continue
 		}
 		if _, isNull := c.GetKind().(*altarv1.Value_NullValue); isNull {

@@ -1,8 +1,10 @@
 package jsonschema
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"reflect"
 	"slices"
@@ -332,13 +334,51 @@ func isSchemaValue(v any) bool {
 	return false
 }
 
-// jsonEqual compares two decoded JSON values; numbers compare by value.
+// jsonEqual compares two decoded JSON values as JSON Schema does: numbers by
+// value (1 equals 1.0), arrays and objects member by member.
 func jsonEqual(a, b any) bool {
-	if fa, err := toFloat(a); err == nil {
-		fb, err := toFloat(b)
-		return err == nil && fa == fb
+	if ra, ok := toRat(a); ok {
+		rb, ok := toRat(b)
+		return ok && ra.Cmp(rb) == 0
+	}
+	if aa, ok := asArray(a); ok {
+		ba, ok := asArray(b)
+		return ok && slices.EqualFunc(aa, ba, jsonEqual)
+	}
+	if am, ok := a.(map[string]any); ok {
+		bm, ok := b.(map[string]any)
+		if !ok || len(am) != len(bm) {
+			return false
+		}
+		for k, av := range am {
+			if bv, ok := bm[k]; !ok || !jsonEqual(av, bv) {
+				return false
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// toRat reads a JSON number exactly.
+func toRat(v any) (*big.Rat, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		// An exponent far beyond float64's would make big.Rat huge: compare
+		// such numbers as float64.
+		if i := strings.IndexAny(string(x), "eE"); i < 0 || len(x)-i <= 4 {
+			return new(big.Rat).SetString(string(x))
+		}
+	case int64:
+		return new(big.Rat).SetInt64(x), true
+	case uint64:
+		return new(big.Rat).SetUint64(x), true
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return nil, false
+	}
+	return new(big.Rat).SetFloat64(f), true
 }
 
 // lookupRef resolves a local reference ("#", "#/$defs/x",
