@@ -45,11 +45,12 @@ type Streamer interface {
 	Stream(ctx context.Context, call *altarv1.ToolCall) (ChunkStream, error)
 }
 
-// ChunkStream yields a streaming call's chunks in chunk_id order, starting
-// at 1. Recv returns the final chunk (is_final, or one carrying an error)
-// and then io.EOF. Recv blocks until a chunk arrives, the stream fails, or
-// the stream's context ends; a slow reader makes the runtime wait (bounded
-// buffers, never unbounded memory).
+// ChunkStream yields a streaming call's chunks as the runtime sent them
+// (the engine puts them in chunk_id order and detects gaps). Recv returns
+// the final chunk (is_final, or one carrying an error) and then io.EOF.
+// Recv blocks until a chunk arrives, the stream fails, or the stream's
+// context ends; a slow reader makes the runtime wait (bounded buffers, never
+// unbounded memory).
 type ChunkStream interface {
 	Recv() (*altarv1.StreamChunk, error)
 	// Close releases the stream. Closing before the final chunk cancels the

@@ -1,0 +1,459 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// streamConn is a runtime dialled in over a bidirectional stream (gRPC, and
+// later WebSocket). Calls are multiplexed on the one stream by
+// invocation_id: Invoke registers a pending call, sends the ToolCall and
+// waits for the reader (the Service's receive loop) to deliver its result.
+type streamConn struct {
+	announce  *altarv1.AnnounceRuntime
+	transport string
+	sender    messageSender
+
+	pending pendingTable
+
+	// streamBuffer bounds the chunks waiting for a slow reader, per call;
+	// stallTimeout bounds how long the connection's reader waits for one
+	// slow stream before failing it (the connection is shared, so one
+	// stalled stream must not hold up every other call for ever).
+	streamBuffer int
+	stallTimeout time.Duration
+
+	done     chan struct{}
+	doneOnce sync.Once
+	err      atomic.Pointer[altarerr.Error]
+}
+
+// messageSender writes one message to the runtime. Implementations must be
+// safe for concurrent use.
+type messageSender interface {
+	send(*altarv1.HostMessage) error
+}
+
+func newStreamConn(a *altarv1.AnnounceRuntime, transport string, s messageSender, streamBuffer int, stall time.Duration) *streamConn {
+	c := &streamConn{
+		announce:     a,
+		transport:    transport,
+		sender:       s,
+		streamBuffer: streamBuffer,
+		stallTimeout: stall,
+		done:         make(chan struct{}),
+	}
+	c.pending.init()
+	return c
+}
+
+func (c *streamConn) ID() string                             { return c.announce.GetRuntimeId() }
+func (c *streamConn) Announcement() *altarv1.AnnounceRuntime { return c.announce }
+func (c *streamConn) Transport() string                      { return c.transport }
+func (c *streamConn) Done() <-chan struct{}                  { return c.done }
+
+// Err says why the connection ended, once Done is closed.
+func (c *streamConn) Err() error {
+	if e := c.err.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// close ends the connection and fails every call in flight at once.
+func (c *streamConn) close(reason *altarerr.Error) {
+	c.doneOnce.Do(func() {
+		c.err.Store(reason)
+		close(c.done)
+		c.pending.failAll(c.unavailable())
+	})
+}
+
+func (c *streamConn) unavailable() *altarerr.Error {
+	if e := c.err.Load(); e != nil {
+		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, e,
+			"runtime %q disconnected", c.ID())
+	}
+	return altarerr.New(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "runtime %q disconnected", c.ID())
+}
+
+// Invoke sends the call and waits for its result, the caller's context, or
+// the connection's end, whichever is first.
+func (c *streamConn) Invoke(ctx context.Context, call *altarv1.ToolCall) (*altarv1.ToolResult, error) {
+	p := newPendingCall(false, 0)
+	if err := c.start(ctx, call, p); err != nil {
+		return nil, err
+	}
+	select {
+	case res := <-p.result:
+		return res, nil
+	case <-p.failed:
+		return nil, p.failure()
+	case <-ctx.Done():
+		c.cancel(call, p, ctx.Err())
+		return nil, contextError(ctx, call)
+	}
+}
+
+// Stream sends a streaming call and returns its chunks.
+func (c *streamConn) Stream(ctx context.Context, call *altarv1.ToolCall) (ChunkStream, error) {
+	p := newPendingCall(true, c.streamBuffer)
+	if err := c.start(ctx, call, p); err != nil {
+		return nil, err
+	}
+	return &chunkStream{ctx: ctx, conn: c, call: call, p: p}, nil
+}
+
+func (c *streamConn) start(ctx context.Context, call *altarv1.ToolCall, p *pendingCall) error {
+	select {
+	case <-c.done:
+		return c.unavailable()
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return contextError(ctx, call)
+	}
+	id := call.GetInvocationId()
+	if id == "" {
+		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "tool call has no invocation_id")
+	}
+	if !c.pending.add(id, p) {
+		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS,
+			"invocation %q is already running on runtime %q", id, c.ID())
+	}
+	// A close that raced with add must still fail this call.
+	select {
+	case <-c.done:
+		c.pending.remove(id, p)
+		return c.unavailable()
+	default:
+	}
+	err := c.sender.send(&altarv1.HostMessage{
+		CorrelationId: call.GetCorrelationId(),
+		Message:       &altarv1.HostMessage_ToolCall{ToolCall: call},
+	})
+	if err != nil {
+		c.pending.remove(id, p)
+		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, err, "sending to runtime %q", c.ID())
+	}
+	return nil
+}
+
+// cancel tells the runtime to stop and forgets the call.
+func (c *streamConn) cancel(call *altarv1.ToolCall, p *pendingCall, cause error) {
+	if !c.pending.remove(call.GetInvocationId(), p) {
+		return // Already finished or failed.
+	}
+	reason := "cancelled by the caller"
+	if errors.Is(cause, context.DeadlineExceeded) {
+		reason = "deadline exceeded"
+	}
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	// Best effort: a runtime that cannot take the cancel is going away.
+	_ = c.sender.send(&altarv1.HostMessage{
+		CorrelationId: call.GetCorrelationId(),
+		Message: &altarv1.HostMessage_CancelInvocation{CancelInvocation: &altarv1.CancelInvocation{
+			InvocationId:  call.GetInvocationId(),
+			CorrelationId: call.GetCorrelationId(),
+			Reason:        reason,
+		}},
+	})
+}
+
+// deliverResult hands a runtime's ToolResult to its waiting call. A result
+// for a call nobody waits for (cancelled, or never sent) is dropped and
+// reported false.
+func (c *streamConn) deliverResult(res *altarv1.ToolResult) bool {
+	p := c.pending.take(res.GetInvocationId())
+	if p == nil {
+		return false
+	}
+	if p.stream {
+		// A ToolResult to a streaming call is one final chunk.
+		p.pushChunk(resultAsChunk(res), c.stallTimeout)
+		return true
+	}
+	p.result <- res
+	return true
+}
+
+// deliverChunk hands a chunk to its stream, waiting (bounded by the stall
+// timeout) when the stream's reader is slow.
+func (c *streamConn) deliverChunk(ch *altarv1.StreamChunk) bool {
+	id := ch.GetInvocationId()
+	final := ch.GetIsFinal() || ch.GetError() != nil
+	var p *pendingCall
+	if final {
+		p = c.pending.take(id)
+	} else {
+		p = c.pending.get(id)
+	}
+	if p == nil || !p.stream {
+		return false
+	}
+	if !p.pushChunk(ch, c.stallTimeout) {
+		// The reader stalled: fail this stream alone and stop the work.
+		c.pending.remove(id, p)
+		p.fail(altarerr.New(altarv1.ErrorCode_ERROR_CODE_STREAM_BROKEN,
+			"stream reader too slow: %d chunks waited longer than %v", cap(p.chunks), c.stallTimeout))
+		_ = c.sender.send(&altarv1.HostMessage{Message: &altarv1.HostMessage_CancelInvocation{
+			CancelInvocation: &altarv1.CancelInvocation{InvocationId: id, Reason: "stream reader too slow"}}})
+	}
+	return true
+}
+
+func resultAsChunk(res *altarv1.ToolResult) *altarv1.StreamChunk {
+	ch := &altarv1.StreamChunk{
+		InvocationId:  res.GetInvocationId(),
+		CorrelationId: res.GetCorrelationId(),
+		ChunkId:       1,
+		IsFinal:       true,
+		Metadata:      res.GetMetadata(),
+	}
+	if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR || res.GetError() != nil {
+		ch.Error = res.GetError()
+		if ch.Error == nil {
+			ch.Error = &altarv1.Error{Code: altarv1.ErrorCode_ERROR_CODE_TOOL_FAILED, Message: "tool failed"}
+		}
+	} else {
+		ch.Payload = res.GetPayload()
+	}
+	return ch
+}
+
+func contextError(ctx context.Context, call *altarv1.ToolCall) *altarerr.Error {
+	var e *altarerr.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e = altarerr.New(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, "tool %q did not answer before its deadline", call.GetToolName())
+	} else {
+		e = altarerr.New(altarv1.ErrorCode_ERROR_CODE_CANCELLED, "call to tool %q was cancelled", call.GetToolName())
+	}
+	e.InvocationID, e.CorrelationID = call.GetInvocationId(), call.GetCorrelationId()
+	return e
+}
+
+// pendingCall is one call waiting for its answer.
+type pendingCall struct {
+	stream bool
+	result chan *altarv1.ToolResult  // unary: capacity 1
+	chunks chan *altarv1.StreamChunk // stream: bounded buffer
+	failed chan struct{}             // closed by fail
+	once   sync.Once
+	err    *altarerr.Error
+}
+
+func newPendingCall(stream bool, buffer int) *pendingCall {
+	p := &pendingCall{stream: stream, failed: make(chan struct{})}
+	if stream {
+		p.chunks = make(chan *altarv1.StreamChunk, max(buffer, 1))
+	} else {
+		p.result = make(chan *altarv1.ToolResult, 1)
+	}
+	return p
+}
+
+func (p *pendingCall) fail(err *altarerr.Error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.failed)
+	})
+}
+
+func (p *pendingCall) failure() *altarerr.Error {
+	<-p.failed
+	return p.err
+}
+
+// pushChunk queues a chunk, waiting at most stall for room. It reports
+// false when the reader stalled.
+func (p *pendingCall) pushChunk(ch *altarv1.StreamChunk, stall time.Duration) bool {
+	select {
+	case p.chunks <- ch:
+		return true
+	case <-p.failed:
+		return true // The stream is gone; dropping is correct.
+	default:
+	}
+	t := time.NewTimer(stall)
+	defer t.Stop()
+	select {
+	case p.chunks <- ch:
+		return true
+	case <-p.failed:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// chunkStream is the caller's end of a streaming call.
+type chunkStream struct {
+	ctx    context.Context
+	conn   *streamConn
+	call   *altarv1.ToolCall
+	p      *pendingCall
+	ended  bool
+	closed atomic.Bool
+}
+
+func (s *chunkStream) Recv() (*altarv1.StreamChunk, error) {
+	if s.ended {
+		return nil, io.EOF
+	}
+	// Chunks already buffered are delivered before a failure or cancel.
+	select {
+	case ch := <-s.p.chunks:
+		return s.got(ch), nil
+	default:
+	}
+	select {
+	case ch := <-s.p.chunks:
+		return s.got(ch), nil
+	case <-s.p.failed:
+		select {
+		case ch := <-s.p.chunks:
+			return s.got(ch), nil
+		default:
+		}
+		s.ended = true
+		return nil, s.p.failure()
+	case <-s.ctx.Done():
+		s.ended = true
+		s.conn.cancel(s.call, s.p, s.ctx.Err())
+		return nil, contextError(s.ctx, s.call)
+	}
+}
+
+func (s *chunkStream) got(ch *altarv1.StreamChunk) *altarv1.StreamChunk {
+	if ch.GetIsFinal() || ch.GetError() != nil {
+		s.ended = true
+	}
+	return ch
+}
+
+func (s *chunkStream) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	// Closing before the end cancels the work; after the end it is a no-op.
+	s.conn.cancel(s.call, s.p, context.Canceled)
+	s.p.fail(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CANCELLED, "stream closed"))
+	return nil
+}
+
+// pendingTable maps invocation ids to pending calls, sharded so that
+// concurrent calls do not contend on one lock.
+type pendingTable struct {
+	seed   maphash.Seed
+	shards [pendingShards]pendingShard
+}
+
+const pendingShards = 32
+
+type pendingShard struct {
+	mu    sync.Mutex
+	calls map[string]*pendingCall
+}
+
+func (t *pendingTable) init() {
+	t.seed = maphash.MakeSeed()
+	for i := range t.shards {
+		t.shards[i].calls = make(map[string]*pendingCall)
+	}
+}
+
+func (t *pendingTable) shard(id string) *pendingShard {
+	return &t.shards[maphash.String(t.seed, id)%pendingShards]
+}
+
+func (t *pendingTable) add(id string, p *pendingCall) bool {
+	s := t.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.calls[id]; ok {
+		return false
+	}
+	s.calls[id] = p
+	return true
+}
+
+func (t *pendingTable) get(id string) *pendingCall {
+	s := t.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (t *pendingTable) take(id string) *pendingCall {
+	s := t.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.calls[id]
+	delete(s.calls, id)
+	return p
+}
+
+// remove deletes id only if it still maps to p.
+func (t *pendingTable) remove(id string, p *pendingCall) bool {
+	s := t.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls[id] != p {
+		return false
+	}
+	delete(s.calls, id)
+	return true
+}
+
+func (t *pendingTable) count() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += len(s.calls)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+func (t *pendingTable) failAll(err *altarerr.Error) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		calls := s.calls
+		s.calls = make(map[string]*pendingCall)
+		s.mu.Unlock()
+		for _, p := range calls {
+			p.fail(err)
+		}
+	}
+}
+
+// heartbeatMessage builds the Host's heartbeat.
+func heartbeatMessage(seq uint64, inFlight int, now time.Time) *altarv1.HostMessage {
+	return &altarv1.HostMessage{Message: &altarv1.HostMessage_Heartbeat{Heartbeat: &altarv1.Heartbeat{
+		Sequence: seq,
+		SentAt:   timestamppb.New(now),
+		InFlight: uint32(inFlight),
+		Health:   altarv1.RuntimeHealth_RUNTIME_HEALTH_HEALTHY,
+	}}}
+}
+
+var (
+	_ Conn     = (*streamConn)(nil)
+	_ Streamer = (*streamConn)(nil)
+)
