@@ -182,16 +182,13 @@ func (s *Service) Connect(stream altarv1.RuntimeService_ConnectServer) error {
 
 	// The receive loop runs in its own goroutine so that this one can end
 	// the stream (heartbeat timeout, replacement, shutdown) while Recv
-	// blocks; returning from Connect cancels the stream's context, which
-	// unblocks Recv, and the loop is waited for before Connect returns.
+	// blocks. The stream owns it: returning from Connect cancels the
+	// stream's context, which ends Recv and so the loop (it cannot be waited
+	// for here, since Recv only returns after Connect has). What it does
+	// after the connection closed is harmless: results for calls that were
+	// already failed are dropped.
 	recvDone := make(chan error, 1)
-	var loops sync.WaitGroup
-	loops.Add(1)
-	go func() {
-		defer loops.Done()
-		recvDone <- s.receiveLoop(stream, conn, log)
-	}()
-	defer loops.Wait()
+	go func() { recvDone <- s.receiveLoop(stream, conn, log) }()
 
 	beat := time.NewTicker(s.opts.heartbeatInterval)
 	defer beat.Stop()
