@@ -50,14 +50,15 @@ import (
 //     whose Path is the number's JSON pointer and whose Rule is "range";
 //   - a breached limit: ERROR_CODE_PAYLOAD_TOO_LARGE with a FieldError whose
 //     Path is the JSON pointer (RFC 6901) of the offending place and whose
-//     Rule is "max_bytes" (path ""), "max_depth" (the container that is one
-//     level too deep), "max_properties" (the object), "max_items" (the
+//     Rule is "max_bytes" (path ""), "max_depth" (the first value that is
+//     one level too deep), "max_properties" (the object), "max_items" (the
 //     array) or "max_string_bytes" (the string; the object, for a key).
 //
-// Depth counts arrays and objects: the top-level value is depth 1, and a
-// container inside it is depth 2. Scalars add no depth. Zero fields of lim
-// take the defaults. The parser keeps its own stack and never recurses, and
-// the depth is checked before a container is entered.
+// Depth is counted as Validate counts it: the top-level value is depth 1,
+// its items or fields depth 2, and so on, scalars included, so a document
+// ParseJSON accepts never breaches the depth limit in Validate. Zero fields
+// of lim take the defaults. The parser keeps its own stack and never
+// recurses, and the depth is checked before a value is entered.
 func ParseJSON(data []byte, lim Limits) (*altarv1.Value, error) {
 	p := newJSONParser(data, lim)
 	defer p.release()
@@ -156,14 +157,14 @@ func (p *jsonParser) parseDocument() (*altarv1.Value, error) {
 		if p.pos >= len(p.data) {
 			return nil, p.syntaxError("a value")
 		}
+		if len(p.stack) >= p.lim.MaxDepth {
+			msg := fmt.Sprintf("nested deeper than the limit of %d levels", p.lim.MaxDepth)
+			return nil, altarerr.New(altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE,
+				"JSON value at offset %d is %s", p.pos, msg).WithField(p.pointer(len(p.stack)), "max_depth", msg)
+		}
 		var v *altarv1.Value
 		switch c := p.data[p.pos]; c {
 		case '{', '[':
-			if len(p.stack) >= p.lim.MaxDepth {
-				msg := fmt.Sprintf("nested deeper than the limit of %d levels", p.lim.MaxDepth)
-				return nil, altarerr.New(altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE,
-					"JSON value at offset %d is %s", p.pos, msg).WithField(p.pointer(len(p.stack)), "max_depth", msg)
-			}
 			p.pos++
 			p.stack = append(p.stack, jsonFrame{object: c == '{', vals: len(p.vals), keys: len(p.keys)})
 			p.skipSpace()
