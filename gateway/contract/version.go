@@ -137,15 +137,15 @@ func parseTerm(f string) ([]term, error) {
 	case ">=", "<=", ">", "<":
 		return []term{{op, v}}, nil
 	case "^":
-		upper := Version{Major: v.Major + 1}
+		// The leftmost non-zero part of the version may not change.
+		var upper Version
 		switch {
-		case v.Major == 0 && (len(parts) >= 2) && v.Minor > 0:
+		case v.Major > 0 || len(parts) == 1:
+			upper = Version{Major: v.Major + 1}
+		case v.Minor > 0 || len(parts) == 2:
 			upper = Version{Minor: v.Minor + 1}
-		case v.Major == 0 && len(parts) >= 2:
-			upper = Version{Minor: v.Minor + 1}
-			if full {
-				upper = Version{Patch: v.Patch + 1}
-			}
+		default:
+			upper = Version{Patch: v.Patch + 1}
 		}
 		return []term{{">=", v}, {"<", upper}}, nil
 	case "~":
