@@ -4,8 +4,9 @@ package schema
 // error (ERROR_CODE_PAYLOAD_TOO_LARGE) naming the limit, never a stack
 // overflow or an unbounded allocation. Zero fields take the defaults.
 type Limits struct {
-	// MaxDepth is the deepest nesting of arrays and objects (the top-level
-	// value is depth 1).
+	// MaxDepth is the deepest nesting of values: the top-level value is
+	// depth 1, and each value inside an array or object is one deeper
+	// (scalars included).
 	MaxDepth int
 	// MaxBytes is the largest encoded document (JSON or protobuf).
 	MaxBytes int
