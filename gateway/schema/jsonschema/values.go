@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/schema"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -20,6 +21,32 @@ import (
 // a fraction or an exponent is an integer, one with either is a double, and
 // bytes are base64 strings. JSON has no bytes, so after conversion a value is
 // coerced toward the schema it belongs to (coerce).
+
+// DecodeValue converts a decoded JSON value to a Value of the kind ps expects,
+// as Import converts enum members and defaults: nil, bool and string as
+// themselves; a json.Number without '.', 'e' or 'E' as an integer, any other
+// as a double; float64 and float32 as doubles; Go integers as integers;
+// []byte as bytes; []any, []string and map[string]any as arrays and objects.
+// Then, where ps (which may be nil) says so, a base64 string becomes bytes and
+// a whole double an integer, along items and properties.
+//
+// It is what a caller holding a default or an example from another schema
+// dialect (Gemini's Schema.Default) needs; errors are *altarerr.Error values
+// with code ERROR_CODE_INVALID_REQUEST.
+func DecodeValue(x any, ps *altarv1.ParameterSchema) (*altarv1.Value, error) {
+	im := &importer{lim: Limits{}.orDefault()}
+	v := im.value(x, "", 1)
+	if len(im.errs) > 0 {
+		err := altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "value cannot be converted")
+		err.Fields = im.errs
+		return nil, err
+	}
+	c, err := coerce(v, ps)
+	if err != nil {
+		return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, err, "value does not take the schema's type")
+	}
+	return c, nil
+}
 
 // value converts one decoded JSON value (as encoding/json produces it, with or
 // without UseNumber, or as a Go caller builds it) to a Value. Problems are
@@ -76,6 +103,11 @@ func (im *importer) value(x any, path string, depth int) *altarv1.Value {
 		return schema.Int(int64(x))
 	case uint64:
 		return im.unsigned(x, path)
+	case []byte:
+		if !im.spend(path, 0, len(x)) {
+			return nil
+		}
+		return schema.Bytes(slices.Clone(x))
 	case []any:
 		items := make([]*altarv1.Value, len(x))
 		for i, item := range x {
