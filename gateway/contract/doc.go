@@ -1,7 +1,7 @@
 // Package contract holds the Host's trusted tool contracts: the manifest
 // format they are written in, its loader, and the rules every contract
-// obeys (names, versions, schemas). The contract registry (modes, fulfil,
-// register, namespacing) will live here too.
+// obeys (names, versions, schemas), and the Registry that decides which
+// runtime may serve which contract (modes, fulfil, register, namespacing).
 //
 // # Manifests
 //
@@ -34,4 +34,18 @@
 //
 // ValidateName, ValidatePropertyName and ValidateVersion are the naming
 // rules of the protocol, shared by the loader and the registry.
+//
+// # The registry
+//
+// Registry holds the trusted contracts (LoadPaths, Load, Reload) and the
+// bindings of runtimes to them. In STRICT mode a runtime may only Fulfill a
+// trusted contract, matched by name, version constraint and capabilities;
+// a runtime that declares a definition differing from the Host's is
+// refused. In DEVELOPMENT mode a runtime may also Register its own
+// contracts with acknowledge_insecure (audited, logged as a warning, and
+// optionally scoped to one session). Resolve turns "runtime_id/name" or a
+// bare name into the contract and the runtimes serving it. Every load,
+// fulfil, registration, refusal, withdrawal, unregistration and mode
+// switch is an audit.Event. Nothing in the registry blocks on I/O except
+// LoadPaths and Reload, which read files before taking the lock.
 package contract
