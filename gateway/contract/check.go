@@ -54,6 +54,13 @@ func (c *checker) manifest(m *altarv1.ToolManifest) []*Contract {
 	first := make(map[string]*Contract, len(m.GetContracts()))
 	for i, ct := range m.GetContracts() {
 		path := joinIndex("contracts", i)
+		if ct == nil {
+			c.fail(path, nil, RuleRequired, "the contract is missing")
+			continue
+		}
+		if c.p.reported(path) {
+			continue // not a contract at all (a string, say): nothing more to say
+		}
 		con := c.contract(ct, path)
 		out = append(out, con)
 		if ct.GetName() == "" || ct.GetVersion() == "" {

@@ -212,12 +212,19 @@ func (d *decoder) schema(n ast.Node, path string) *altarv1.ParameterSchema {
 		case "format":
 			ps.Format, _ = d.str(e.val, e.path)
 		case "enum":
-			for i, item := range d.seq(e.val, e.path, "a sequence of values") {
+			// A member that cannot be read drops the whole list, so that
+			// schema.Compile's indexes stay those of the file.
+			items := d.seq(e.val, e.path, "a sequence of values")
+			all := true
+			for i, item := range items {
 				p := joinIndex(e.path, i)
-				if v, ok := d.value(item, p); ok {
-					ps.Enum = append(ps.Enum, v)
-					enumPaths = append(enumPaths, p)
-				}
+				v, ok := d.value(item, p)
+				all = all && ok
+				ps.Enum = append(ps.Enum, v)
+				enumPaths = append(enumPaths, p)
+			}
+			if !all {
+				ps.Enum, enumPaths = nil, nil
 			}
 		case "default":
 			if v, ok := d.value(e.val, e.path); ok {
@@ -443,11 +450,17 @@ func (d *decoder) strList(n ast.Node, path string) []string {
 	if items == nil {
 		return nil
 	}
+	// An item that cannot be read drops the whole list, so that later
+	// checks' indexes stay those of the file.
 	out := make([]string, 0, len(items))
+	all := true
 	for i, item := range items {
-		if s, ok := d.str(item, joinIndex(path, i)); ok {
-			out = append(out, s)
-		}
+		s, ok := d.str(item, joinIndex(path, i))
+		all = all && ok
+		out = append(out, s)
+	}
+	if !all {
+		return nil
 	}
 	return out
 }

@@ -340,6 +340,21 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"0:0  (required)"},
 		},
 		{
+			name: "enum with a member that cannot be read",
+			src:  header + "    return_type: {type: string, enum: [a, .inf, 3]}\n",
+			want: []string{"5:43 contracts[0].return_type.enum[1] (value)"},
+		},
+		{
+			name: "required with a member that is not a string",
+			src:  header + "    parameters:\n      type: object\n      properties: {a: {type: string}}\n      required: [a, [b], zz]\n",
+			want: []string{"8:21 contracts[0].parameters.required[1] (kind)"},
+		},
+		{
+			name: "contract that is not a mapping",
+			src:  "manifest_version: \"1.0\"\ncontracts: [hello]\n",
+			want: []string{"2:13 contracts[0] (kind)"},
+		},
+		{
 			name: "metadata value not a string",
 			src:  header + "    metadata: {retries: 3}\n",
 			want: []string{"5:25 contracts[0].metadata.retries (kind)"},

@@ -259,7 +259,7 @@ func TestAliasesRefused(t *testing.T) {
 	}{
 		{"billion laughs", laughs, []string{"6:38 x-e[7] (limit)"}},
 		{"alias inside its own anchor", header + "    return_type: &r {type: any, default: *r}\n", []string{"5:42 contracts[0].return_type.default (alias)"}},
-		{"merge of a scalar", header + "    <<: 5\n", []string{"5:9 contracts[0] (alias)"}},
+		{"merge of a scalar", header + "    <<: 5\n", []string{`5:9 contracts[0]["<<"] (alias)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := brief(parseFields(t, tc.src)); !slices.Equal(got, tc.want) {

@@ -304,7 +304,7 @@ func (d *decoder) merged(n ast.Node, path string) []entry {
 		for _, item := range seq.Values {
 			if ir, _ := d.resolve(item); ir != nil {
 				if _, isMap := ir.(*ast.MappingNode); !isMap {
-					d.p.add(d.at(item), path, RuleAlias, "a merge key (<<) takes a mapping or a sequence of mappings, not %s", kindOf(ir))
+					d.p.add(d.at(item), joinKey(path, "<<"), RuleAlias, "a merge key (<<) takes a mapping or a sequence of mappings, not %s", kindOf(ir))
 					continue
 				}
 			}
@@ -315,7 +315,7 @@ func (d *decoder) merged(n ast.Node, path string) []entry {
 	}
 	if _, isMap := r.(*ast.MappingNode); !isMap {
 		if r != nil {
-			d.p.add(d.at(n), path, RuleAlias, "a merge key (<<) takes a mapping or a sequence of mappings, not %s", kindOf(r))
+			d.p.add(d.at(n), joinKey(path, "<<"), RuleAlias, "a merge key (<<) takes a mapping or a sequence of mappings, not %s", kindOf(r))
 		}
 		return nil
 	}
