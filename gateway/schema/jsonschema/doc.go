@@ -114,11 +114,15 @@
 //   - a ParameterSchema that schema.Compile refuses may import back
 //     differently (a keyword that does not apply to its type is dropped).
 //
-// Export(Import(doc)) is equal in meaning to doc but normalised: $refs
-// inlined, allOf merged, oneOf and const spelled anyOf and enum, nullable
-// spelled as a type list, "additionalProperties": false written on every
-// object that had none (with true dropped), exclusive bounds as numbers,
-// and dropped keywords gone.
+// Export(Import(doc)) means what doc means, less what the Warnings name,
+// spelled canonically: $refs inlined and allOf merged, oneOf and const
+// written anyOf and enum, OpenAPI's nullable and format "byte" written as a
+// type list and contentEncoding, draft-04's exclusive bounds as numbers,
+// "additionalProperties": true and ignored annotations gone, writeOnly joined
+// by x-altar-sensitive, and an anyOf of bare types written as a type list.
+// The tests check this on a corpus of MCP, OpenAPI and draft-07 schemas, both
+// by comparing documents and by comparing a JSON Schema validator's verdicts
+// on generated instances.
 //
 // A Value's JSON form is the natural mapping documented in value.proto; the
 // schema package's ParseJSON and MarshalJSON implement it for whole
