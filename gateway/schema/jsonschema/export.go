@@ -88,6 +88,10 @@ var nameByType = map[altarv1.AltarType]string{
 
 func (ex *exporter) schema(ps *altarv1.ParameterSchema, path string, depth int) map[string]any {
 	out := map[string]any{}
+	if ps == nil {
+		ex.fail(path, "type", "schema is missing")
+		return out
+	}
 	if depth > ex.cfg.limits.MaxDepth {
 		ex.fail(path, "depth", "schema nested deeper than %d levels", ex.cfg.limits.MaxDepth)
 		return out

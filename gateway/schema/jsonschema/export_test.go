@@ -129,6 +129,8 @@ func TestExportErrors(t *testing.T) {
 		{"negative multiple_of", &altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_NUMBER, MultipleOf: &neg}, "/multiple_of"},
 		{"unknown type", &altarv1.ParameterSchema{Type: altarv1.AltarType(99)}, "/type"},
 		{"value without kind", &altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_ANY, Enum: []*altarv1.Value{{}}}, "/enum/0"},
+		{"missing alternative", &altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_ANY, AnyOf: []*altarv1.ParameterSchema{{}, nil}}, "/any_of/1"},
+		{"missing property", &altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_OBJECT, Properties: map[string]*altarv1.ParameterSchema{"p": nil}}, "/properties/p"},
 		{"NaN default", &altarv1.ParameterSchema{
 			Type:       altarv1.AltarType_ALTAR_TYPE_OBJECT,
 			Properties: map[string]*altarv1.ParameterSchema{"a/b": {Type: altarv1.AltarType_ALTAR_TYPE_NUMBER, Default: &altarv1.Value{Kind: &altarv1.Value_DoubleValue{DoubleValue: nan}}}},

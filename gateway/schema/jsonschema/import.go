@@ -102,9 +102,13 @@ type importer struct {
 	// $ref chain being resolved right now. Meeting either again is a cycle.
 	ancestors map[string]int
 	chain     map[string]bool
+	seen      map[string]bool // reports made, by path, keyword and message
 }
 
 func (im *importer) fail(path, rule, msg string) {
+	if im.once(path, rule, msg) {
+		return
+	}
 	if len(im.errs) >= maxErrors {
 		im.dropped++
 		return
@@ -120,7 +124,23 @@ func (im *importer) failLimit(path, rule, msg string) {
 }
 
 func (im *importer) warn(path, keyword, msg string) {
-	im.warns = append(im.warns, Warning{Path: path, Keyword: keyword, Message: msg})
+	if !im.once(path, keyword, msg) {
+		im.warns = append(im.warns, Warning{Path: path, Keyword: keyword, Message: msg})
+	}
+}
+
+// once reports whether the same report was made before: a definition used
+// in several places is reported once.
+func (im *importer) once(path, keyword, msg string) bool {
+	key := path + "\x00" + keyword + "\x00" + msg
+	if im.seen[key] {
+		return true
+	}
+	if im.seen == nil {
+		im.seen = map[string]bool{}
+	}
+	im.seen[key] = true
+	return false
 }
 
 // spend charges nodes and bytes to the budgets and reports whether they

@@ -256,6 +256,7 @@ func TestImportWarnings(t *testing.T) {
 		{"other contentEncoding", `{"type":"string","contentEncoding":"base32"}`, []string{"/contentEncoding contentEncoding"}},
 		{"allOf of several", `{"allOf":[{"type":"string"},{"maxLength":2}]}`, []string{"/allOf allOf"}},
 		{"allOf conflicting patterns", `{"allOf":[{"pattern":"a"},{"pattern":"b"}]}`, []string{"/allOf/1 pattern", "/allOf allOf"}},
+		{"a definition's warning once", `{"$defs":{"d":{"type":"string","foo":1}},"properties":{"a":{"$ref":"#/$defs/d"},"b":{"$ref":"#/$defs/d"}}}`, []string{"/$defs/d/foo foo"}},
 		{"x-altar-min-bytes on a string", `{"type":"string","x-altar-min-bytes":1}`, []string{"/x-altar-min-bytes x-altar-min-bytes"}},
 		{"no warnings for an MCP schema", `{"type":"object","properties":{"q":{"type":"string"}},"required":["q"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}`, nil},
 	}
