@@ -120,8 +120,8 @@ func TestJSONAndYAMLAgree(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, formatAll(fieldsOf(err)))
 	}
-	if diff := cmp.Diff(y.Proto, j.Proto, protocmp.Transform()); diff != "" {
-		t.Errorf("YAML and JSON forms differ (-yaml +json):\n%s", diff)
+	if !proto.Equal(y.Proto, j.Proto) {
+		t.Errorf("YAML and JSON forms differ (-yaml +json):\n%s", cmp.Diff(y.Proto, j.Proto, protocmp.Transform()))
 	}
 	// Every key was read: nothing in the proto is left at its zero value
 	// where the file set it.
@@ -205,6 +205,13 @@ func TestExactValues(t *testing.T) {
 	got := m.Contracts[0].Proto.GetReturnType().GetEnum()
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("enum values (-want +got):\n%s", diff)
+	}
+}
+
+func TestLineEndingsAndBOM(t *testing.T) {
+	src := "\xef\xbb\xbf" + strings.ReplaceAll(header+"    timeout_ms: -1\n", "\n", "\r\n")
+	if got, want := brief(parseFields(t, src)), []string{"5:17 contracts[0].timeout_ms (range)"}; !slices.Equal(got, want) {
+		t.Errorf("CRLF with a BOM: got %q, want %q", got, want)
 	}
 }
 
