@@ -214,7 +214,7 @@ func (d *decoder) kindError(n ast.Node, path, want string) {
 			hint = "; quote it: \"" + r.GetToken().Value + "\""
 		}
 	case strings.HasPrefix(want, "a boolean"):
-		if s, ok := r.(*ast.StringNode); ok {
+		if s, ok := r.(*ast.StringNode); ok && s.Token != nil && s.Token.Type == token.StringType {
 			switch strings.ToLower(s.Value) {
 			case "yes", "no", "on", "off", "y", "n":
 				hint = " (YAML 1.2 reads " + s.Value + " as a string; write true or false)"
