@@ -100,7 +100,7 @@ func TestValidateFailures(t *testing.T) {
       tools/bad.yaml:5:17: contracts[0].timeout_ms: timeout_ms must not be negative (0 means the Host's default), not -1 (range)
 ok    tools/good.yaml (1 contract)
 FAIL  missing.yaml
-      missing.yaml: /: stat: no such file or directory (file)
+      missing.yaml: stat: no such file or directory (file)
 FAIL  other/dup.json
       other/dup.json:1:43: contracts[0]: contract "echo" version "1.0.0" is defined twice; the first is at tools/good.yaml:3:5 (duplicate)
 

@@ -77,7 +77,8 @@ func (e *Error) Error() string {
 }
 
 // FormatField renders one field error as "file:line:col: path: message (rule)",
-// leaving out the parts it does not have.
+// leaving out the parts it does not have (an empty path is the whole value
+// or document).
 func FormatField(f *altarv1.FieldError) string {
 	var b strings.Builder
 	if f.GetFile() != "" {
@@ -90,12 +91,10 @@ func FormatField(f *altarv1.FieldError) string {
 		}
 		b.WriteString(": ")
 	}
-	path := f.GetPath()
-	if path == "" {
-		path = "/"
+	if path := f.GetPath(); path != "" {
+		b.WriteString(path)
+		b.WriteString(": ")
 	}
-	b.WriteString(path)
-	b.WriteString(": ")
 	b.WriteString(f.GetMessage())
 	if f.GetRule() != "" {
 		fmt.Fprintf(&b, " (%s)", f.GetRule())

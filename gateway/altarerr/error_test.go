@@ -72,7 +72,7 @@ func TestErrorFormatting(t *testing.T) {
 		{
 			name: "root field without rule",
 			err:  altarerr.New(codeInvalidArgs, "bad").WithField("", "", "must be an object"),
-			want: "INVALID_ARGUMENTS: bad; /: must be an object",
+			want: "INVALID_ARGUMENTS: bad; must be an object",
 		},
 		{
 			name: "three fields are all shown",
@@ -120,14 +120,14 @@ func TestFormatField(t *testing.T) {
 		want string
 	}{
 		{&altarv1.FieldError{Path: "/x", Rule: "minimum", Message: "must be >= 1"}, "/x: must be >= 1 (minimum)"},
-		{&altarv1.FieldError{Message: "not an object"}, "/: not an object"},
+		{&altarv1.FieldError{Message: "not an object"}, "not an object"},
 		{&altarv1.FieldError{File: "m.yaml", Path: "/a", Message: "m"}, "m.yaml: /a: m"},
 		{&altarv1.FieldError{File: "m.yaml", Line: 3, Path: "/a", Message: "m"}, "m.yaml:3: /a: m"},
 		{&altarv1.FieldError{File: "m.yaml", Line: 3, Column: 7, Path: "/a", Rule: "type", Message: "m"}, "m.yaml:3:7: /a: m (type)"},
 		// A column without a line, or a line without a file, is not shown.
 		{&altarv1.FieldError{File: "m.yaml", Column: 7, Path: "/a", Message: "m"}, "m.yaml: /a: m"},
 		{&altarv1.FieldError{Line: 3, Path: "/a", Message: "m"}, "/a: m"},
-		{nil, "/: "},
+		{nil, ""},
 	}
 	for _, tt := range tests {
 		if got := altarerr.FormatField(tt.f); got != tt.want {
