@@ -315,17 +315,17 @@ func ptr[T any](v T) *T { return &v }
 // written in single quotes, with two single quotes for a quote inside.
 type fieldTag struct {
 	title, description, pattern, format string
-	typ                                  altarv1.AltarType
-	minimum, maximum                     *float64
-	exclusiveMin, exclusiveMax           *float64
-	multipleOf                           *float64
-	minLength, maxLength                 *uint64
-	minItems, maxItems                   *uint64
-	uniqueItems, sensitive, nullable     bool
-	required                             *bool
-	enum                                 []string
-	rawDefault                           *string
-	def                                  *altarv1.Value
+	typ                                 altarv1.AltarType
+	minimum, maximum                    *float64
+	exclusiveMin, exclusiveMax          *float64
+	multipleOf                          *float64
+	minLength, maxLength                *uint64
+	minItems, maxItems                  *uint64
+	uniqueItems, sensitive, nullable    bool
+	required                            *bool
+	enum                                []string
+	rawDefault                          *string
+	def                                 *altarv1.Value
 }
 
 // tagKeys documents every key the altar tag accepts.

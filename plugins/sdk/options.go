@@ -15,9 +15,9 @@ import (
 
 // Defaults of the options.
 const (
-	DefaultReconnectMin   = 250 * time.Millisecond
-	DefaultReconnectMax   = 30 * time.Second
-	DefaultSendQueue      = 256
+	DefaultReconnectMin    = 250 * time.Millisecond
+	DefaultReconnectMax    = 30 * time.Second
+	DefaultSendQueue       = 256
 	DefaultComplianceLevel = altarv1.ComplianceLevel_COMPLIANCE_LEVEL_2
 )
 

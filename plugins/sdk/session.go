@@ -584,15 +584,25 @@ func (s *session) drain(reason string, grace time.Duration) {
 	if grace <= 0 {
 		grace = defaultDrainGrace
 	}
-	inFlight := s.startDraining()
+	inFlight := s.startDraining(false)
 	s.log.Info("the Host is draining", "reason", reason, "grace_period", grace, "in_flight", inFlight)
 	if s.drainTimer == nil {
 		s.drainTimer = time.AfterFunc(grace+drainSlack, func() { s.cancel(errDrainSlow) })
 	}
 }
 
-// startDraining stops new calls and half-closes at once when idle.
-func (s *session) startDraining() (inFlight int) {
+// beginShutdown is the runtime's own drain: it withdraws its tools so the
+// Host stops routing to it, then drains as for a Host's Drain. The stream
+// ends when the Host closes its side in turn.
+func (s *session) beginShutdown() {
+	inFlight := s.startDraining(true)
+	s.log.Info("shutting down", "in_flight", inFlight)
+}
+
+// startDraining stops new calls (before anything is sent, so that no call
+// the Host sends after seeing it can start), withdraws the tools when asked,
+// and half-closes the stream at once when no call is in flight.
+func (s *session) startDraining(withdraw bool) (inFlight int) {
 	s.mu.Lock()
 	s.draining = true
 	inFlight = len(s.active)
@@ -600,24 +610,16 @@ func (s *session) startDraining() (inFlight int) {
 	if closeNow {
 		s.closeSent = true
 	}
-	s.mu.Unlock()
-	if closeNow {
-		_ = s.enqueue(closeSendMsg)
-	}
-	return inFlight
-}
-
-// beginShutdown is the runtime's own drain: it withdraws its tools so the
-// Host stops routing to it, then drains as for a Host's Drain. The stream
-// ends when the Host closes its side in turn.
-func (s *session) beginShutdown() {
-	s.mu.Lock()
-	names := make([]string, len(s.accepted))
-	for i, a := range s.accepted {
-		names[i] = a.GetContractName()
+	var names []string
+	if withdraw {
+		for _, a := range s.accepted {
+			names = append(names, a.GetContractName())
+		}
 	}
 	s.mu.Unlock()
 	if len(names) > 0 {
+		// A control message: it goes out before the queued data, and so
+		// before the half-close.
 		s.enqueueCtrl(&altarv1.RuntimeMessage{
 			CorrelationId: s.prefix + "-withdraw",
 			Message: &altarv1.RuntimeMessage_WithdrawTools{WithdrawTools: &altarv1.WithdrawTools{
@@ -626,6 +628,8 @@ func (s *session) beginShutdown() {
 			}},
 		})
 	}
-	inFlight := s.startDraining()
-	s.log.Info("shutting down", "in_flight", inFlight)
+	if closeNow {
+		_ = s.enqueue(closeSendMsg)
+	}
+	return inFlight
 }

@@ -84,6 +84,7 @@ type toolConfig struct {
 	declare    bool
 	contract   *altarv1.ToolContract
 	flags      *altarv1.ToolFlags
+	returnType *altarv1.ParameterSchema
 }
 
 type toolOptionFunc func(*toolConfig)
@@ -109,6 +110,13 @@ func WithContractVersion(version string) ToolOption {
 // runtime registers; trusted contracts carry their own.
 func WithFlags(flags *altarv1.ToolFlags) ToolOption {
 	return toolOptionFunc(func(c *toolConfig) { c.flags = proto.CloneOf(flags) })
+}
+
+// WithReturnType replaces the result schema derived from Out, for a result
+// whose Go type says less than its contract (an any that holds an int64 or a
+// float64 is a number).
+func WithReturnType(ps *altarv1.ParameterSchema) ToolOption {
+	return toolOptionFunc(func(c *toolConfig) { c.returnType = proto.CloneOf(ps) })
 }
 
 // WithContract replaces the contract derived from the Go types with c, whose
@@ -251,11 +259,15 @@ func deriveContract[In, Out any](name, description string, streaming bool, cfg t
 		Flags:             cfg.flags,
 		ComplianceLevel:   altarv1.ComplianceLevel_COMPLIANCE_LEVEL_1,
 	}
-	if out.schema.GetType() != altarv1.AltarType_ALTAR_TYPE_ANY {
-		if _, err := schema.Compile(out.schema); err != nil {
+	ret := out.schema
+	if cfg.returnType != nil {
+		ret = cfg.returnType
+	}
+	if ret.GetType() != altarv1.AltarType_ALTAR_TYPE_ANY {
+		if _, err := schema.Compile(ret); err != nil {
 			return nil, nil, fmt.Errorf("result: %w", err)
 		}
-		c.ReturnType = out.schema
+		c.ReturnType = ret
 	}
 	if streaming {
 		c.ComplianceLevel = altarv1.ComplianceLevel_COMPLIANCE_LEVEL_2
