@@ -53,5 +53,6 @@ languages and systems, under contracts that the Host owns.`,
 	}
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newValidateCommand())
+	root.AddCommand(newServeCommand())
 	return root
 }

@@ -1,0 +1,351 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/audit"
+	"github.com/altar-gateway/altar/gateway/auth"
+	"github.com/altar-gateway/altar/gateway/contract"
+	"github.com/altar-gateway/altar/gateway/invoke"
+	"github.com/altar-gateway/altar/gateway/runtime"
+	"github.com/altar-gateway/altar/gateway/server"
+	"github.com/altar-gateway/altar/gateway/session"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// Version is the gateway's version, reported by GetHostInfo.
+var Version = "dev"
+
+// Config is what a Host is built from. It is plain data; zero fields take
+// the defaults of DefaultConfig.
+type Config struct {
+	// HostID names this Host to runtimes and in GetHostInfo.
+	HostID string
+	// Mode is the initial host mode (STRICT unless DEVELOPMENT is asked).
+	Mode altarv1.HostMode
+	// ManifestPaths are manifest files and folders loaded at start.
+	ManifestPaths []string
+	// GRPCAddr is where the gRPC server (Host API, runtime service, health)
+	// listens, such as "127.0.0.1:50051"; ":0" picks a free port.
+	GRPCAddr string
+	// Keys are the API keys (hashed) that callers must present. With none,
+	// every caller may do everything, and the Host refuses to listen on
+	// anything but loopback.
+	Keys []auth.Key
+
+	Sessions  SessionConfig
+	Runtimes  RuntimeConfig
+	Invoke    InvokeConfig
+	Logger    *slog.Logger
+	AuditSink audit.Sink
+}
+
+// SessionConfig bounds sessions.
+type SessionConfig struct {
+	DefaultTTL    time.Duration
+	MaxTTL        time.Duration
+	MaxSessions   int
+	SweepInterval time.Duration
+}
+
+// RuntimeConfig governs connected runtimes.
+type RuntimeConfig struct {
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+}
+
+// InvokeConfig governs calls.
+type InvokeConfig struct {
+	DefaultTimeout    time.Duration
+	MaxTimeout        time.Duration
+	IdempotencyWindow time.Duration
+	// Options are passed to the engine as they are (retry policy, breaker,
+	// limits, cache); they follow the settings above.
+	Options []invoke.Option
+}
+
+// DefaultConfig is a Host that serves on one machine with no external
+// service.
+func DefaultConfig() Config {
+	return Config{
+		HostID:   "altar",
+		Mode:     altarv1.HostMode_HOST_MODE_STRICT,
+		GRPCAddr: "127.0.0.1:50051",
+		Sessions: SessionConfig{DefaultTTL: 30 * time.Minute, MaxTTL: 24 * time.Hour, MaxSessions: 100_000, SweepInterval: 30 * time.Second},
+		Runtimes: RuntimeConfig{HeartbeatInterval: runtime.DefaultHeartbeatInterval, HeartbeatTimeout: runtime.DefaultHeartbeatTimeout},
+		Invoke:   InvokeConfig{DefaultTimeout: 30 * time.Second, MaxTimeout: 5 * time.Minute, IdempotencyWindow: 10 * time.Minute},
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.HostID == "" {
+		c.HostID = d.HostID
+	}
+	if c.Mode == altarv1.HostMode_HOST_MODE_UNSPECIFIED {
+		c.Mode = d.Mode
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = d.GRPCAddr
+	}
+	or := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	or(&c.Sessions.DefaultTTL, d.Sessions.DefaultTTL)
+	or(&c.Sessions.MaxTTL, d.Sessions.MaxTTL)
+	or(&c.Sessions.SweepInterval, d.Sessions.SweepInterval)
+	if c.Sessions.MaxSessions <= 0 {
+		c.Sessions.MaxSessions = d.Sessions.MaxSessions
+	}
+	or(&c.Runtimes.HeartbeatInterval, d.Runtimes.HeartbeatInterval)
+	or(&c.Runtimes.HeartbeatTimeout, d.Runtimes.HeartbeatTimeout)
+	or(&c.Invoke.DefaultTimeout, d.Invoke.DefaultTimeout)
+	or(&c.Invoke.MaxTimeout, d.Invoke.MaxTimeout)
+	or(&c.Invoke.IdempotencyWindow, d.Invoke.IdempotencyWindow)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AuditSink == nil {
+		c.AuditSink = audit.LogSink{Logger: c.Logger}
+	}
+	return c
+}
+
+// Validate checks the configuration without doing any I/O.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	e := altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, "invalid configuration")
+	if c.Mode != altarv1.HostMode_HOST_MODE_STRICT && c.Mode != altarv1.HostMode_HOST_MODE_DEVELOPMENT {
+		e.WithField("mode", "enum", "must be STRICT or DEVELOPMENT")
+	}
+	if c.Sessions.DefaultTTL > c.Sessions.MaxTTL {
+		e.WithField("sessions.default_ttl", "range", fmt.Sprintf("%v is longer than sessions.max_ttl %v", c.Sessions.DefaultTTL, c.Sessions.MaxTTL))
+	}
+	if c.Runtimes.HeartbeatTimeout <= c.Runtimes.HeartbeatInterval {
+		e.WithField("runtimes.heartbeat_timeout", "range", "must be longer than runtimes.heartbeat_interval")
+	}
+	if c.Invoke.DefaultTimeout > c.Invoke.MaxTimeout {
+		e.WithField("invoke.default_timeout", "range", "must not exceed invoke.max_timeout")
+	}
+	if host, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		e.WithField("grpc_addr", "address", err.Error())
+	} else if len(c.Keys) == 0 && !isLoopback(host) {
+		e.WithField("grpc_addr", "loopback", "with no API keys configured the Host listens on loopback only; configure keys to listen on "+host)
+	}
+	if _, err := auth.NewKeySet(c.Keys); err != nil {
+		e.WithField("keys", "key", err.Error())
+	}
+	if len(e.Fields) > 0 {
+		return e
+	}
+	return nil
+}
+
+// Host is the composition root: it builds the session manager, the contract
+// registry, the runtime registry and service, the invocation engine and the
+// gRPC server from a Config, and implements server.API.
+//
+// Lifecycle: New (no I/O but reading manifests) → Start (listen and serve;
+// background work is owned by the Host) → Close (stop serving, tell
+// runtimes, wait for every goroutine). Close is idempotent and safe after a
+// failed Start.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	sessions *session.Manager
+	registry *contract.Registry
+	runtimes *runtime.Registry
+	service  *runtime.Service
+	engine   *invoke.Engine
+	grpc     *server.GRPC
+
+	mu        sync.Mutex
+	listener  net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New builds a Host and loads its manifests.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	h := &Host{cfg: cfg, log: cfg.Logger.With("host_id", cfg.HostID)}
+
+	h.registry = contract.NewRegistry(contract.WithMode(cfg.Mode), contract.WithAudit(cfg.AuditSink), contract.WithLogger(h.log))
+	if len(cfg.ManifestPaths) > 0 {
+		if _, err := h.registry.LoadPaths("config", cfg.ManifestPaths...); err != nil {
+			return nil, err
+		}
+	}
+	h.runtimes = runtime.NewRegistry()
+	h.service = runtime.NewService(h.runtimes, h.registry,
+		runtime.WithHostID(cfg.HostID), runtime.WithLogger(h.log),
+		runtime.WithHeartbeat(cfg.Runtimes.HeartbeatInterval, cfg.Runtimes.HeartbeatTimeout))
+
+	sessions, err := session.New(session.NewMemoryStore(),
+		session.WithDefaultTTL(cfg.Sessions.DefaultTTL), session.WithMaxTTL(cfg.Sessions.MaxTTL),
+		session.WithMaxSessions(cfg.Sessions.MaxSessions), session.WithSweepInterval(cfg.Sessions.SweepInterval),
+		session.WithLogger(h.log), session.WithListener(h.service.SessionEvent))
+	if err != nil {
+		return nil, err
+	}
+	h.sessions = sessions
+
+	opts := append([]invoke.Option{
+		invoke.WithSessions(sessionToucher{sessions}),
+		invoke.WithLogger(h.log),
+		invoke.WithDefaultTimeout(cfg.Invoke.DefaultTimeout),
+		invoke.WithMaxTimeout(cfg.Invoke.MaxTimeout),
+		invoke.WithIdempotencyWindow(cfg.Invoke.IdempotencyWindow),
+	}, cfg.Invoke.Options...)
+	h.engine = invoke.New(resolver{h.registry}, h.runtimes, opts...)
+	keys, err := auth.NewKeySet(cfg.Keys)
+	if err != nil {
+		return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, err, "keys")
+	}
+	h.grpc = server.NewGRPC(h, h.service, server.GRPCAuth(keys)...)
+	return h, nil
+}
+
+// Start listens on the configured gRPC address and serves until Close. It
+// returns once the listener is open.
+func (h *Host) Start(ctx context.Context) error {
+	lis, err := net.Listen("tcp", h.cfg.GRPCAddr)
+	if err != nil {
+		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, err, "listening on grpc_addr %s", h.cfg.GRPCAddr)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.mu.Lock()
+	h.listener, h.cancel = lis, cancel
+	h.mu.Unlock()
+
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		if err := h.grpc.Server.Serve(lis); err != nil && !errors.Is(err, net.ErrClosed) {
+			h.log.Error("grpc server stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer h.wg.Done()
+		_ = h.sessions.Run(runCtx)
+	}()
+	h.log.Info("ALTAR Host listening", "grpc", lis.Addr().String(), "mode", h.registry.Mode().String())
+	return nil
+}
+
+// GRPCAddr is the address the gRPC server listens on, once started.
+func (h *Host) GRPCAddr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.listener == nil {
+		return ""
+	}
+	return h.listener.Addr().String()
+}
+
+// Close stops serving: runtimes are told to drain, the gRPC server stops
+// taking calls and waits for those in flight (bounded by ctx), then every
+// runtime connection is closed and background work ends.
+func (h *Host) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.service.Drain("the Host is shutting down", time.Until(deadlineOr(ctx, time.Now().Add(10*time.Second))))
+		stopped := make(chan struct{})
+		go func() {
+			h.grpc.Server.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			h.service.CloseAll(ctx)
+			h.grpc.Server.Stop()
+			<-stopped
+		}
+		h.service.CloseAll(ctx)
+		h.mu.Lock()
+		if h.cancel != nil {
+			h.cancel()
+		}
+		h.mu.Unlock()
+		h.wg.Wait()
+		h.engine.Close()
+		_ = h.sessions.Close()
+	})
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func deadlineOr(ctx context.Context, d time.Time) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return dl
+	}
+	return d
+}
+
+// Registry is the contract registry (for admin tooling and tests).
+func (h *Host) Registry() *contract.Registry { return h.registry }
+
+// Runtimes is the registry of connected runtimes.
+func (h *Host) Runtimes() *runtime.Registry { return h.runtimes }
+
+// Engine is the invocation engine.
+func (h *Host) Engine() *invoke.Engine { return h.engine }
+
+// resolver adapts the contract registry to the engine's Resolver.
+type resolver struct{ r *contract.Registry }
+
+func (a resolver) Resolve(sessionID, name string) (invoke.Target, error) {
+	res, err := a.r.Resolve(sessionID, name)
+	if err != nil {
+		return invoke.Target{}, err
+	}
+	return invoke.Target{
+		Name:       res.QualifiedName,
+		Contract:   res.Contract.Proto,
+		Params:     res.Contract.Params,
+		Returns:    res.Contract.Result,
+		RuntimeIDs: res.RuntimeIDs,
+	}, nil
+}
+
+// sessionToucher adapts the session manager to the engine: a call with no
+// session id runs without one (anonymous), any other must name a live
+// session.
+type sessionToucher struct{ m *session.Manager }
+
+func (s sessionToucher) Touch(ctx context.Context, id string) (*altarv1.SecurityContext, error) {
+	if id == "" {
+		return nil, nil
+	}
+	sess, err := s.m.Touch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sess.GetSecurityContext(), nil
+}
+
+var (
+	_ runtime.ContractAuthority = (*contract.Registry)(nil)
+	_ invoke.Runtimes           = (*runtime.Registry)(nil)
+	_ server.API                = (*Host)(nil)
+)
