@@ -36,6 +36,13 @@ type Engine struct {
 	closeOnce sync.Once
 }
 
+// testHooks let tests see the engine reach points they cannot otherwise
+// observe. Set only by export_test.go, before any call.
+var testHooks struct {
+	joined func(invocationID string) // a repeat starts waiting for the first
+	queued func(limit string)        // a call starts waiting in a limiter's queue
+}
+
 // toolSet maps a tool's qualified name to its limiter and to the statistics
 // of its calls that never reached a runtime (runtime_id "").
 type toolSet struct {
@@ -298,6 +305,9 @@ func (e *Engine) join(ctx context.Context, c *call) (res *altarv1.ToolResult, ru
 			}
 			return r, false, nil
 		case joined:
+			if h := testHooks.joined; h != nil {
+				h(c.id)
+			}
 			select {
 			case <-wait:
 				// Loop: the finished entry answers, or, when it may run
@@ -611,13 +621,13 @@ func (e *Engine) finish(c *call, res *altarv1.ToolResult, err *altarerr.Error, d
 		}
 		c.state = stateFor(err.Code)
 	case res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS:
-		c.result = res
+		c.result, c.answered = res, true
 		c.state = altarv1.InvocationState_INVOCATION_STATE_COMPLETED
 		if res.RuntimeId != "" {
 			c.runtimeID = res.RuntimeId
 		}
 	default:
-		c.result = res
+		c.result, c.answered = res, true
 		c.err = altarerr.FromProto(res.GetError())
 		c.state = altarv1.InvocationState_INVOCATION_STATE_FAILED
 	}

@@ -83,6 +83,9 @@ func (l *limiter) acquire(ctx context.Context) error {
 	}
 	l.queued++
 	l.mu.Unlock()
+	if h := testHooks.queued; h != nil {
+		h(l.what + ":" + l.name)
+	}
 
 	select {
 	case <-w.ch:

@@ -33,6 +33,7 @@ type call struct {
 	finished     time.Time
 	result       *altarv1.ToolResult
 	err          *altarerr.Error
+	answered     bool // result is a runtime's (or the cache's) answer
 	cancelReason string
 
 	// Guarded by the shard's mutex.
@@ -54,11 +55,15 @@ func (c *call) setExecuting(runtimeID string, attempt uint32, now time.Time) {
 	c.mu.Unlock()
 }
 
-// outcome returns the call's recorded result and error.
+// outcome returns what the call answered: its result when a runtime (or
+// the cache) answered, else its error.
 func (c *call) outcome() (*altarv1.ToolResult, *altarerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.result, c.err
+	if c.answered {
+		return c.result, nil
+	}
+	return nil, c.err
 }
 
 // proto builds the Invocation record.
