@@ -173,6 +173,10 @@ func (d *deriver) structSchema(t reflect.Type, path string) (*altarv1.ParameterS
 	ps := &altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_OBJECT, Properties: map[string]*altarv1.ParameterSchema{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Anonymous && isStructType(f.Type) && (!f.IsExported() || !hasJSONName(f)) {
+			// encoding/json would promote its fields; schema.FromGo does not.
+			return nil, fmt.Errorf("%s: embedded field %s is not flattened; make it a named, exported field with a json tag", pathOrRoot(path), f.Name)
+		}
 		if !f.IsExported() {
 			continue
 		}
@@ -181,9 +185,6 @@ func (d *deriver) structSchema(t reflect.Type, path string) (*altarv1.ParameterS
 			continue
 		}
 		fpath := path + "/" + name
-		if f.Anonymous && !hasJSONName(f) {
-			return nil, fmt.Errorf("%s: embedded field %s is not flattened; give it a json tag name or make it a named field", pathOrRoot(path), f.Name)
-		}
 		if err := contract.ValidatePropertyName(name); err != nil {
 			return nil, fmt.Errorf("%s: field %s: %w", pathOrRoot(path), f.Name, err)
 		}
@@ -258,6 +259,13 @@ func hasJSONName(f reflect.StructField) bool {
 	tag, _ := f.Tag.Lookup("json")
 	name, _, _ := strings.Cut(tag, ",")
 	return name != "" && name != "-"
+}
+
+func isStructType(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct
 }
 
 // nilable reports whether absent and null both decode to the type's zero

@@ -65,7 +65,7 @@ const (
 
 // MultiplyArgs is the parameters of multiply.
 type MultiplyArgs struct {
-	Factors  []float64 `json:"factors" altar:"description='The numbers to multiply, at least two.',min_items=2,max_items=100"`
+	Factors  []float64 `json:"factors" altar:"description='The numbers to multiply, at least two.',min_items=2,max_items=100,required"`
 	Rounding *Rounding `json:"rounding,omitempty" altar:"description='How to round the product; leave it out for no rounding.'"`
 }
 
