@@ -3,12 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -120,19 +118,9 @@ func (m *Manager) Create(ctx context.Context, req *altarv1.CreateSessionRequest,
 	}
 
 	now := m.now()
-	s := &altarv1.Session{
-		SessionId:      id,
-		CreatedAt:      timestamppb.New(now),
-		ExpiresAt:      timestamppb.New(now.Add(ttl)),
-		LastAccessedAt: timestamppb.New(now),
-		Ttl:            durationpb.New(ttl),
-	}
-	if len(req.GetMetadata()) > 0 {
-		s.Metadata = maps.Clone(req.GetMetadata())
-	}
-	if sc != nil {
-		s.SecurityContext = proto.Clone(sc).(*altarv1.SecurityContext)
-	}
+	// Copies req's metadata and sc: the caller keeps its own.
+	r := record{id: id, created: now, expires: now.Add(ttl), accessed: now, ttl: ttl, metadata: req.GetMetadata(), security: sc}
+	s := r.session()
 
 	swept := false
 	for attempt := 1; ; attempt++ {

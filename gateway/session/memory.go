@@ -285,13 +285,20 @@ func recordOf(s *altarv1.Session) record {
 
 // session builds a fresh Session, sharing nothing with r.
 func (r *record) session() *altarv1.Session {
-	s := &altarv1.Session{
-		SessionId:      r.id,
-		CreatedAt:      timestamppb.New(r.created),
-		ExpiresAt:      timestamppb.New(r.expires),
-		LastAccessedAt: timestamppb.New(r.accessed),
-		Ttl:            durationpb.New(r.ttl),
-	}
+	// One allocation for the message and its four small fields: every
+	// store read returns a copy, and this is the cost of it.
+	b := new(struct {
+		s                          altarv1.Session
+		created, expires, accessed timestamppb.Timestamp
+		ttl                        durationpb.Duration
+	})
+	setTimestamp(&b.created, r.created)
+	setTimestamp(&b.expires, r.expires)
+	setTimestamp(&b.accessed, r.accessed)
+	b.ttl.Seconds, b.ttl.Nanos = int64(r.ttl/time.Second), int32(r.ttl%time.Second)
+	s := &b.s
+	s.SessionId = r.id
+	s.CreatedAt, s.ExpiresAt, s.LastAccessedAt, s.Ttl = &b.created, &b.expires, &b.accessed, &b.ttl
 	if len(r.metadata) > 0 {
 		s.Metadata = maps.Clone(r.metadata)
 	}
@@ -299,6 +306,11 @@ func (r *record) session() *altarv1.Session {
 		s.SecurityContext = proto.Clone(r.security).(*altarv1.SecurityContext)
 	}
 	return s
+}
+
+// setTimestamp is timestamppb.New without the allocation.
+func setTimestamp(ts *timestamppb.Timestamp, t time.Time) {
+	ts.Seconds, ts.Nanos = t.Unix(), int32(t.Nanosecond())
 }
 
 // expiryHeap orders a shard's entries by expires_at (then id), earliest

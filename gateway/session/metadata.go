@@ -20,43 +20,71 @@ func (l MetadataLimits) check(md map[string]string) error {
 	if len(md) == 0 {
 		return nil
 	}
+	if len(md) > l.MaxEntries {
+		msg := "at most " + strconv.Itoa(l.MaxEntries) + " entries"
+		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE, "session metadata has %d entries; the limit is %d", len(md), l.MaxEntries).
+			WithField("/metadata", "max_entries", msg)
+	}
+	// Check in map order, which allocates nothing; only a failure is worth
+	// sorting the keys for, so that the error names the first bad key.
+	total := 0
+	for k, v := range md {
+		if l.keyError(k, v) != nil {
+			return l.firstError(md)
+		}
+		total += len(k) + len(v)
+	}
+	if total > l.MaxTotalBytes {
+		return l.firstError(md)
+	}
+	return nil
+}
+
+// firstError returns the error about the first bad key in sorted order.
+func (l MetadataLimits) firstError(md map[string]string) error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		v := md[k]
+		if err := l.keyError(k, v); err != nil {
+			return err
+		}
+		total += len(k) + len(v)
+		if total > l.MaxTotalBytes {
+			return altarerr.New(altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE, "session metadata passes %d bytes at key %s", l.MaxTotalBytes, quote(k)).
+				WithField("/metadata/"+pointerEscape(k), "max_total_bytes", "keys and values together at most "+strconv.Itoa(l.MaxTotalBytes)+" bytes")
+		}
+	}
+	return nil
+}
+
+// keyError returns the error about one entry, if any.
+func (l MetadataLimits) keyError(k, v string) error {
 	const (
 		invalid  = altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST
 		tooLarge = altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE
 	)
-	if len(md) > l.MaxEntries {
-		msg := "at most " + strconv.Itoa(l.MaxEntries) + " entries"
-		return altarerr.New(tooLarge, "session metadata has %d entries; the limit is %d", len(md), l.MaxEntries).
-			WithField("/metadata", "max_entries", msg)
+	var e *altarerr.Error
+	switch {
+	case k == "":
+		e = altarerr.New(invalid, "session metadata has an empty key").
+			WithField("", "key", "keys must not be empty")
+	case !utf8.ValidString(k):
+		e = altarerr.New(invalid, "session metadata key %s is not valid UTF-8", quote(k)).
+			WithField("", "key", "keys must be UTF-8")
+	case len(k) > l.MaxKeyBytes:
+		e = altarerr.New(tooLarge, "session metadata key %s is %d bytes; the limit is %d", quote(k), len(k), l.MaxKeyBytes).
+			WithField("", "max_key_bytes", "at most "+strconv.Itoa(l.MaxKeyBytes)+" bytes")
+	case !utf8.ValidString(v):
+		e = altarerr.New(invalid, "session metadata value of key %s is not valid UTF-8", quote(k)).
+			WithField("", "value", "values must be UTF-8")
+	case len(v) > l.MaxValueBytes:
+		e = altarerr.New(tooLarge, "session metadata value of key %s is %d bytes; the limit is %d", quote(k), len(v), l.MaxValueBytes).
+			WithField("", "max_value_bytes", "at most "+strconv.Itoa(l.MaxValueBytes)+" bytes")
+	default:
+		return nil
 	}
-	total := 0
-	for _, k := range slices.Sorted(maps.Keys(md)) {
-		v := md[k]
-		path := "/metadata/" + pointerEscape(k)
-		switch {
-		case k == "":
-			return altarerr.New(invalid, "session metadata has an empty key").
-				WithField(path, "key", "keys must not be empty")
-		case !utf8.ValidString(k):
-			return altarerr.New(invalid, "session metadata key %s is not valid UTF-8", quote(k)).
-				WithField(path, "key", "keys must be UTF-8")
-		case len(k) > l.MaxKeyBytes:
-			return altarerr.New(tooLarge, "session metadata key %s is %d bytes; the limit is %d", quote(k), len(k), l.MaxKeyBytes).
-				WithField(path, "max_key_bytes", "at most "+strconv.Itoa(l.MaxKeyBytes)+" bytes")
-		case !utf8.ValidString(v):
-			return altarerr.New(invalid, "session metadata value of key %s is not valid UTF-8", quote(k)).
-				WithField(path, "value", "values must be UTF-8")
-		case len(v) > l.MaxValueBytes:
-			return altarerr.New(tooLarge, "session metadata value of key %s is %d bytes; the limit is %d", quote(k), len(v), l.MaxValueBytes).
-				WithField(path, "max_value_bytes", "at most "+strconv.Itoa(l.MaxValueBytes)+" bytes")
-		}
-		total += len(k) + len(v)
-		if total > l.MaxTotalBytes {
-			return altarerr.New(tooLarge, "session metadata passes %d bytes at key %s", l.MaxTotalBytes, quote(k)).
-				WithField(path, "max_total_bytes", "keys and values together at most "+strconv.Itoa(l.MaxTotalBytes)+" bytes")
-		}
-	}
-	return nil
+	e.Fields[0].Path = "/metadata/" + pointerEscape(k)
+	return e
 }
 
 // quote quotes a key for a message, shortening a long one: the message must
