@@ -74,7 +74,8 @@ type Store interface {
 	// DeleteExpired removes sessions whose expires_at is not after now, at
 	// most limit of them when limit > 0, and returns what it removed. Of
 	// concurrent callers (on one Host or several), only one returns a given
-	// session, so each expiry is reported once.
+	// session, so each expiry is reported once. On failure it still returns
+	// what it removed before failing, so none goes unreported.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]*altarv1.Session, error)
 
 	// NextExpiry returns the earliest expires_at of any stored session, and
