@@ -242,7 +242,7 @@ func escapeToken(s string) string {
 }
 
 func errClosed() *altarerr.Error {
-	return altarerr.New(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "the invocation engine is shut down")
+	return altarerr.New(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "the invocation engine is shutting down")
 }
 
 // stamp returns a copy of err carrying the call's ids (errors from
@@ -287,7 +287,7 @@ func (e *Engine) join(ctx context.Context, c *call) (res *altarv1.ToolResult, ru
 		switch reg {
 		case registered:
 			if e.closed.Load() { // raced with Close, which did not see c
-				c.cancel()
+				c.stop(errClosed().Message)
 			}
 			return nil, true, nil
 		case conflicted:
@@ -609,6 +609,7 @@ func (e *Engine) finish(c *call, res *altarv1.ToolResult, err *altarerr.Error, d
 	now := e.clock.Now()
 	c.mu.Lock()
 	c.finished = now
+	c.cancel = nil
 	switch {
 	case err != nil:
 		c.err = err
@@ -704,19 +705,12 @@ func (e *Engine) Cancel(invocationID, reason string) bool {
 	if c == nil {
 		return false
 	}
-	c.mu.Lock()
-	if !c.finished.IsZero() {
-		c.mu.Unlock()
+	if reason == "" {
+		reason = "cancelled by request"
+	}
+	if !c.stop(reason) {
 		return false
 	}
-	if c.cancelReason == "" {
-		if reason == "" {
-			reason = "cancelled by request"
-		}
-		c.cancelReason = reason
-	}
-	c.mu.Unlock()
-	c.cancel()
 	e.log.LogAttrs(context.Background(), slog.LevelInfo, "invocation cancelled",
 		slog.String("correlation_id", c.correlationID), slog.String("invocation_id", c.id), slog.String("tool", c.tool))
 	return true
@@ -770,12 +764,7 @@ func (e *Engine) Close() {
 	e.closeOnce.Do(func() {
 		e.closed.Store(true)
 		for _, c := range e.calls.running() {
-			c.mu.Lock()
-			if c.cancelReason == "" {
-				c.cancelReason = "the invocation engine is shutting down"
-			}
-			c.mu.Unlock()
-			c.cancel()
+			c.stop("the invocation engine is shutting down")
 		}
 	})
 }

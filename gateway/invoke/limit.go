@@ -48,17 +48,6 @@ func newLimiter(what, name string, l Limit) *limiter {
 	return &limiter{what: what, name: name, max: l.Concurrency, qmax: q}
 }
 
-// tryAcquire takes a slot if one is free and nobody is queued.
-func (l *limiter) tryAcquire() bool {
-	l.mu.Lock()
-	ok := l.inUse < l.max && l.queued == 0
-	if ok {
-		l.inUse++
-	}
-	l.mu.Unlock()
-	return ok
-}
-
 // acquire takes a slot, waiting in the queue when there is room. It
 // returns an *altarerr.Error (RESOURCE_EXHAUSTED) when the queue is full,
 // or ctx's error when ctx ends first.

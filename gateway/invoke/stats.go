@@ -103,12 +103,6 @@ func (h *histogram) quantiles(qs ...float64) []float64 {
 	return out
 }
 
-// p50 returns the median in ms, or 0 with no observations.
-func (h *histogram) p50() time.Duration {
-	q := h.quantiles(0.5)
-	return time.Duration(q[0] * float64(time.Millisecond))
-}
-
 // toolStats are the counters of one tool on one runtime ("" for calls that
 // never reached a runtime).
 type toolStats struct {

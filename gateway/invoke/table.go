@@ -23,9 +23,9 @@ type call struct {
 	idempotent                   bool
 	created                      time.Time
 	deadline                     time.Time
-	cancel                       context.CancelFunc
 
 	mu           sync.Mutex
+	cancel       context.CancelFunc // nil once finished (drops the context)
 	state        altarv1.InvocationState
 	runtimeID    string
 	attempts     uint32
@@ -53,6 +53,22 @@ func (c *call) setExecuting(runtimeID string, attempt uint32, now time.Time) {
 		c.started = now
 	}
 	c.mu.Unlock()
+}
+
+// stop cancels the call's context with the reason, unless it has
+// finished; it reports whether it did.
+func (c *call) stop(reason string) bool {
+	c.mu.Lock()
+	cancel := c.cancel
+	if cancel != nil && c.cancelReason == "" {
+		c.cancelReason = reason
+	}
+	c.mu.Unlock()
+	if cancel == nil {
+		return false
+	}
+	cancel()
+	return true
 }
 
 // outcome returns what the call answered: its result when a runtime (or
