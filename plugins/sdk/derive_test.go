@@ -38,6 +38,7 @@ type kitchen struct {
 	Secret string           `json:"secret,omitempty" altar:"sensitive,format=uuid"`
 	Skip   string           `json:"-"`
 	Plain  int64
+	//lint:ignore U1000 an unexported field, which derivation must skip
 	hidden int
 }
 

@@ -136,12 +136,15 @@ func (h *Handler) Invoke(ctx context.Context, call *altarv1.ToolCall) *altarv1.T
 // (error and is_final set) when it fails. A unary tool answers with one
 // final chunk carrying its result.
 //
-// send is called from the tool's goroutine (one call at a time) and may
-// block: that is how backpressure reaches emit. While ctx is live a send that
-// fails stops the stream; once ctx is done, non-final chunks are no longer
-// sent, but the final chunk is (the transport decides whether it can still
-// deliver it). Stream returns the error of the final send, if any.
-func (h *Handler) Stream(ctx context.Context, call *altarv1.ToolCall, send func(*altarv1.StreamChunk) error) error {
+// send is called from the tool's goroutine (one call at a time) with the
+// call's context (ctx plus the call's deadline), and may block: that is how
+// backpressure reaches emit. For a chunk that does not end the stream, send
+// should give up and return an error once callCtx is done (emit then
+// returns it to the tool); the chunk that ends the stream (is_final set)
+// should be delivered even though callCtx is done, since it carries the
+// CANCELLED or DEADLINE_EXCEEDED answer. Stream returns the error of that
+// last send, if any.
+func (h *Handler) Stream(ctx context.Context, call *altarv1.ToolCall, send func(callCtx context.Context, c *altarv1.StreamChunk) error) error {
 	chunk := func(id uint64) *altarv1.StreamChunk {
 		return &altarv1.StreamChunk{InvocationId: call.GetInvocationId(), CorrelationId: call.GetCorrelationId(), ChunkId: id}
 	}
@@ -149,7 +152,7 @@ func (h *Handler) Stream(ctx context.Context, call *altarv1.ToolCall, send func(
 	if t == nil {
 		final := chunk(1)
 		final.IsFinal, final.Error = true, errv
-		return send(final)
+		return send(ctx, final)
 	}
 	ctx, cancel := callContext(ctx, call)
 	defer cancel()
@@ -173,7 +176,7 @@ func (h *Handler) Stream(ctx context.Context, call *altarv1.ToolCall, send func(
 			}
 			c := chunk(next)
 			c.Payload = v
-			if err := send(c); err != nil {
+			if err := send(ctx, c); err != nil {
 				return err
 			}
 			next++
@@ -192,7 +195,7 @@ func (h *Handler) Stream(ctx context.Context, call *altarv1.ToolCall, send func(
 	} else {
 		final.Payload = result
 	}
-	return send(final)
+	return send(ctx, final)
 }
 
 func (h *Handler) lookup(call *altarv1.ToolCall) (*tool, *altarv1.Error) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/schema"
 	"github.com/altar-gateway/altar/plugins/sdk"
@@ -30,70 +32,87 @@ var forever = sdk.StreamFunc("forever", "", func(ctx context.Context, _ struct{}
 	}
 })
 
-func TestHandlerBackpressureAndCancel(t *testing.T) {
-	h := newHandler(t, forever)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+func TestHandlerBackpressureStopsAtCancelAndDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration // 0: none; the test cancels instead
+		code     altarv1.ErrorCode
+		message  string
+	}{
+		{name: "cancel", code: altarv1.ErrorCode_ERROR_CODE_CANCELLED, message: "cancelled by the Host: stop"},
+		{name: "deadline", deadline: 20 * time.Millisecond, code: altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED,
+			message: `tool "forever" did not finish before the call's deadline`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHandler(t, forever)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
 
-	const room = 3
-	tokens := make(chan struct{}, room) // What the transport can take.
-	for range room {
-		tokens <- struct{}{}
-	}
-	blocked := make(chan struct{}, 1)
-	var chunks []*altarv1.StreamChunk
-	send := func(c *altarv1.StreamChunk) error {
-		if c.GetIsFinal() {
-			chunks = append(chunks, c)
-			return nil
-		}
-		select {
-		case <-tokens:
-			chunks = append(chunks, c)
-			return nil
-		default:
-		}
-		blocked <- struct{}{}
-		// A full transport: wait, as the gRPC runtime's queue does, until
-		// there is room or the call is stopped.
-		select {
-		case <-tokens:
-			chunks = append(chunks, c)
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- h.Stream(ctx, &altarv1.ToolCall{InvocationId: "inv", ToolName: "forever", Stream: true}, send)
-	}()
-	select {
-	case <-blocked: // emit is waiting: the tool cannot run ahead.
-	case <-time.After(testTimeout):
-		t.Fatal("emit never blocked")
-	}
-	cancel(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CANCELLED, "cancelled by the Host: stop"))
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Stream did not return after the cancel")
-	}
-	if len(chunks) != room+1 {
-		t.Fatalf("%d chunks, want %d", len(chunks), room+1)
-	}
-	for i, c := range chunks[:room] {
-		if c.GetChunkId() != uint64(i+1) || c.GetPayload().GetIntValue() != int64(i+1) {
-			t.Errorf("chunk %v", c)
-		}
-	}
-	last := chunks[room]
-	if last.GetChunkId() != room+1 || last.GetError().GetCode() != altarv1.ErrorCode_ERROR_CODE_CANCELLED ||
-		last.GetError().GetMessage() != "cancelled by the Host: stop" || last.GetError().GetInvocationId() != "inv" {
-		t.Errorf("last chunk %v", last)
+			const room = 3
+			tokens := make(chan struct{}, room) // What the transport can take.
+			for range room {
+				tokens <- struct{}{}
+			}
+			blocked := make(chan struct{}, 1)
+			var chunks []*altarv1.StreamChunk
+			send := func(callCtx context.Context, c *altarv1.StreamChunk) error {
+				if c.GetIsFinal() {
+					chunks = append(chunks, c)
+					return nil
+				}
+				select {
+				case <-tokens:
+					chunks = append(chunks, c)
+					return nil
+				default:
+				}
+				blocked <- struct{}{}
+				// A full transport: wait, as the gRPC runtime's queue does,
+				// until there is room or the call is stopped.
+				select {
+				case <-tokens:
+					chunks = append(chunks, c)
+					return nil
+				case <-callCtx.Done():
+					return callCtx.Err()
+				}
+			}
+			call := &altarv1.ToolCall{InvocationId: "inv", ToolName: "forever", Stream: true}
+			if tc.deadline > 0 {
+				call.Deadline = timestamppb.New(time.Now().Add(tc.deadline))
+			}
+			done := make(chan error, 1)
+			go func() { done <- h.Stream(ctx, call, send) }()
+			select {
+			case <-blocked: // emit is waiting: the tool cannot run ahead.
+			case <-time.After(testTimeout):
+				t.Fatal("emit never blocked")
+			}
+			if tc.deadline == 0 {
+				cancel(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CANCELLED, "cancelled by the Host: stop"))
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("Stream did not return")
+			}
+			if len(chunks) != room+1 {
+				t.Fatalf("%d chunks, want %d", len(chunks), room+1)
+			}
+			for i, c := range chunks[:room] {
+				if c.GetChunkId() != uint64(i+1) || c.GetPayload().GetIntValue() != int64(i+1) {
+					t.Errorf("chunk %v", c)
+				}
+			}
+			last := chunks[room]
+			if last.GetChunkId() != room+1 || last.GetError().GetCode() != tc.code ||
+				last.GetError().GetMessage() != tc.message || last.GetError().GetInvocationId() != "inv" {
+				t.Errorf("last chunk %v", last)
+			}
+		})
 	}
 }
 
@@ -123,7 +142,7 @@ func TestHandlerEmitAfterReturn(t *testing.T) {
 	})
 	h := newHandler(t, leak)
 	var chunks []*altarv1.StreamChunk
-	err := h.Stream(context.Background(), &altarv1.ToolCall{ToolName: "leak", Stream: true}, func(c *altarv1.StreamChunk) error {
+	err := h.Stream(context.Background(), &altarv1.ToolCall{ToolName: "leak", Stream: true}, func(_ context.Context, c *altarv1.StreamChunk) error {
 		chunks = append(chunks, c)
 		return nil
 	})
@@ -142,7 +161,7 @@ func TestHandlerUnknownToolStreamed(t *testing.T) {
 	h := newHandler(t)
 	var got *altarv1.StreamChunk
 	err := h.Stream(context.Background(), &altarv1.ToolCall{InvocationId: "inv", ToolName: "nope", Stream: true},
-		func(c *altarv1.StreamChunk) error { got = c; return nil })
+		func(_ context.Context, c *altarv1.StreamChunk) error { got = c; return nil })
 	if err != nil || got.GetChunkId() != 1 || !got.GetIsFinal() || got.GetError().GetCode() != altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND {
 		t.Fatalf("Stream = %v, chunk %v", err, got)
 	}
@@ -165,17 +184,18 @@ func TestHandlerCancelledCalls(t *testing.T) {
 }
 
 func TestHandlerPanicInStream(t *testing.T) {
-	boom := sdk.StreamFunc("boom", "", func(_ context.Context, _ struct{}, emit func(int64) error) error {
+	boom := sdk.StreamFunc("boom", "", func(_ context.Context, in struct {
+		I int64 `json:"i,omitempty"`
+	}, emit func(int64) error) error {
 		if err := emit(1); err != nil {
 			return err
 		}
-		var m map[string]int
-		m["x"] = 1 // A nil map write: a runtime panic.
-		return nil
+		var items []int64
+		return emit(items[in.I]) // Out of range: a runtime panic.
 	})
 	h := newHandler(t, boom)
 	var chunks []*altarv1.StreamChunk
-	if err := h.Stream(context.Background(), &altarv1.ToolCall{ToolName: "boom", Stream: true}, func(c *altarv1.StreamChunk) error {
+	if err := h.Stream(context.Background(), &altarv1.ToolCall{ToolName: "boom", Stream: true}, func(_ context.Context, c *altarv1.StreamChunk) error {
 		chunks = append(chunks, c)
 		return nil
 	}); err != nil {

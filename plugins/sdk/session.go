@@ -491,7 +491,7 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 		defer s.calls.Done()
 		defer s.finishCall(id, cancel)
 		if call.GetStream() {
-			err := s.r.handler.Stream(ctx, call, func(c *altarv1.StreamChunk) error { return s.sendChunk(ctx, c) })
+			err := s.r.handler.Stream(ctx, call, s.sendChunk)
 			if err != nil {
 				log.Debug("stream not delivered", "error", err)
 			}
@@ -508,9 +508,9 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 }
 
 // sendChunk queues a chunk. A chunk that ends the stream is queued even
-// after the call was cancelled (it carries the CANCELLED answer); any other
-// chunk fails once the call's context is done, which is what makes emit
-// return.
+// after the call was stopped (it carries the CANCELLED or DEADLINE_EXCEEDED
+// answer); any other chunk fails once the call's context (deadline
+// included) is done, which is what makes a blocked emit return.
 func (s *session) sendChunk(ctx context.Context, c *altarv1.StreamChunk) error {
 	m := &altarv1.RuntimeMessage{CorrelationId: c.GetCorrelationId(), Message: &altarv1.RuntimeMessage_StreamChunk{StreamChunk: c}}
 	if c.GetIsFinal() || c.GetError() != nil {

@@ -29,10 +29,10 @@ func Tools() []sdk.Tool {
 			sdk.WithContractVersion("1.0.0"), sdk.WithFlags(readOnly)),
 		sdk.Func("multiply", "Multiply a list of factors, optionally rounding the product to a number of decimal places.", Multiply,
 			sdk.WithContractVersion("1.0.0"), sdk.WithFlags(readOnly)),
-		sdk.Func("divide", "Divide a by b.", Divide,
+		sdk.Func("divide", "Divide a by b. Dividing by zero is refused before the call reaches the runtime, because b excludes 0 by schema.", Divide,
 			sdk.WithContractVersion("1.0.0"), sdk.WithFlags(readOnly),
 			sdk.WithReturnType(&altarv1.ParameterSchema{Type: altarv1.AltarType_ALTAR_TYPE_NUMBER})),
-		sdk.StreamFunc("count", "Stream the integers from start to stop (inclusive) by step, one chunk per number, waiting delay_ms between them.", Count,
+		sdk.StreamFunc("count", "Stream the integers from start to stop (inclusive) by step, one chunk per number, waiting delay_ms between them. Shows streaming and cancellation.", Count,
 			sdk.WithContractVersion("1.0.0"), sdk.WithFlags(readOnly)),
 	}
 }

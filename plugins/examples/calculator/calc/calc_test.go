@@ -229,7 +229,7 @@ func stream(t *testing.T, h *host, args string) []*altarv1.StreamChunk {
 		t.Fatalf("the manifest refuses count(%s): %v", args, err)
 	}
 	var chunks []*altarv1.StreamChunk
-	err = h.handler.Stream(context.Background(), &altarv1.ToolCall{ToolName: "count", Parameters: params, Stream: true}, func(c *altarv1.StreamChunk) error {
+	err = h.handler.Stream(context.Background(), &altarv1.ToolCall{ToolName: "count", Parameters: params, Stream: true}, func(_ context.Context, c *altarv1.StreamChunk) error {
 		chunks = append(chunks, c)
 		if p := c.GetPayload(); p != nil {
 			if err := h.contracts["count"].Result.Validate(p); err != nil {
@@ -299,7 +299,7 @@ func TestCountHonoursCancellation(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	params, _ := h.validArgs("count", `{"stop": 3, "delay_ms": 10000}`)
 	var chunks []*altarv1.StreamChunk
-	err = h.handler.Stream(ctx, &altarv1.ToolCall{ToolName: "count", Parameters: params, Stream: true}, func(c *altarv1.StreamChunk) error {
+	err = h.handler.Stream(ctx, &altarv1.ToolCall{ToolName: "count", Parameters: params, Stream: true}, func(_ context.Context, c *altarv1.StreamChunk) error {
 		chunks = append(chunks, c)
 		cancel()
 		return nil
