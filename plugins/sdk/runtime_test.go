@@ -733,3 +733,47 @@ func TestServeTwice(t *testing.T) {
 		t.Errorf("second Serve = %v", err)
 	}
 }
+
+func TestHostErrorMessages(t *testing.T) {
+	t.Run("mid-stream error ends the connection, the runtime reconnects", func(t *testing.T) {
+		h := newScriptedHost(t)
+		s := startRuntime(t, h, []sdk.Tool{addTool()})
+		c := h.accept(t)
+		c.bootstrap(t, boot{offered: []string{"add"}})
+		c.send(t, &altarv1.HostMessage{Message: &altarv1.HostMessage_Error{Error: &altarv1.Error{
+			Code: altarv1.ErrorCode_ERROR_CODE_PROTOCOL_VIOLATION, Message: "chunk_id 3 after 1"}}})
+		c.close(nil)
+		h.accept(t).bootstrap(t, boot{offered: []string{"add"}})
+		if err := s.rt.Status().LastError; err != nil {
+			t.Errorf("LastError = %v after a successful reconnect", err)
+		}
+	})
+
+	t.Run("error instead of an announce answer is a refusal", func(t *testing.T) {
+		h := newScriptedHost(t)
+		s := startRuntime(t, h, []sdk.Tool{addTool()})
+		c := h.accept(t)
+		a := c.next(t)
+		c.send(t, &altarv1.HostMessage{CorrelationId: a.GetCorrelationId(), Message: &altarv1.HostMessage_Error{Error: &altarv1.Error{
+			Code: altarv1.ErrorCode_ERROR_CODE_CAPABILITY_MISSING, Message: `COMPLIANCE_LEVEL_2 requires "streaming"`}}})
+		c.close(nil)
+		err := s.wait(t)
+		if altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_CAPABILITY_MISSING || !strings.Contains(err.Error(), "requires") {
+			t.Fatalf("Serve = %v", err)
+		}
+	})
+
+	t.Run("a Host speaking another major version is refused by the runtime", func(t *testing.T) {
+		h := newScriptedHost(t)
+		s := startRuntime(t, h, []sdk.Tool{addTool()})
+		c := h.accept(t)
+		a := c.next(t)
+		c.send(t, &altarv1.HostMessage{CorrelationId: a.GetCorrelationId(), Message: &altarv1.HostMessage_AnnounceResponse{
+			AnnounceResponse: &altarv1.AnnounceRuntimeResponse{Accepted: true, HostId: "h2", ProtocolVersion: "2.0"}}})
+		err := s.wait(t)
+		if altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_UNSUPPORTED_PROTOCOL_VERSION {
+			t.Fatalf("Serve = %v", err)
+		}
+		c.close(nil)
+	})
+}
