@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -739,23 +741,13 @@ func (e *Engine) Stats(toolName string) []*altarv1.ToolStats {
 			out = rt.stats.collect(toolName, out)
 		}
 	}
-	sortStats(out)
-	return out
-}
-
-func sortStats(s []*altarv1.ToolStats) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && statsLess(s[j], s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
+	slices.SortFunc(out, func(a, b *altarv1.ToolStats) int {
+		if c := strings.Compare(a.GetToolName(), b.GetToolName()); c != 0 {
+			return c
 		}
-	}
-}
-
-func statsLess(a, b *altarv1.ToolStats) bool {
-	if a.ToolName != b.ToolName {
-		return a.ToolName < b.ToolName
-	}
-	return a.RuntimeId < b.RuntimeId
+		return strings.Compare(a.GetRuntimeId(), b.GetRuntimeId())
+	})
+	return out
 }
 
 // Close stops the engine: new calls fail with RUNTIME_UNAVAILABLE and every
