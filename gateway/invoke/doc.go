@@ -88,6 +88,12 @@
 // then) and always when the stream is over; a send that fails closes the
 // stream too, which cancels the runtime's work.
 //
+// The engine takes ownership of what a Conn returns: it stamps the ids and
+// the runtime id on each ToolResult and StreamChunk, so a Conn must return
+// a fresh message per call (payloads may be shared). What the engine
+// returns is shared in turn (with the invocation record, the cache and
+// repeats) and must not be modified.
+//
 // Sessions.Touch receives the caller's ctx. Resolver.Resolve and
 // Runtimes.Lookup take none and must not block.
 //

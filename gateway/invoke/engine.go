@@ -295,7 +295,7 @@ func (e *Engine) join(ctx context.Context, c *call) (res *altarv1.ToolResult, ru
 		case conflicted:
 			if ex.tool == c.tool && ex.digest == c.digest {
 				return nil, false, stampIDs(altarerr.New(altarv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS,
-					"invocation %q is a streamed invocation, and a stream is never repeated; use a new invocation_id", c.id), c.id, c.correlationID)
+					"invocation %q already exists and a streamed invocation is never repeated; use a new invocation_id", c.id), c.id, c.correlationID)
 			}
 			return nil, false, stampIDs(altarerr.New(altarv1.ErrorCode_ERROR_CODE_IDEMPOTENCY_CONFLICT,
 				"invocation_id %q was already used for a different call (another tool or other arguments)", c.id).
@@ -400,6 +400,10 @@ func (e *Engine) run(ctx context.Context, c *call, p *prepared) (*altarv1.ToolRe
 		lastErr    *altarerr.Error
 	)
 	for attempt := uint32(1); ; attempt++ {
+		if ctx.Err() != nil {
+			lastErr = stampIDs(ctxError(ctx, c, p.timeout), c.id, c.correlationID)
+			break
+		}
 		if attempt > 1 {
 			tc = retryCall(tc, attempt)
 		}
@@ -415,6 +419,12 @@ func (e *Engine) run(ctx context.Context, c *call, p *prepared) (*altarv1.ToolRe
 			res, aerr := e.attempt(ctx, c, p, &pk, tc, attempt)
 			if aerr == nil {
 				e.finish(c, res, nil, true, false)
+				if e.log.Enabled(ctx, slog.LevelDebug) {
+					e.log.LogAttrs(ctx, slog.LevelDebug, "invocation answered",
+						slog.String("correlation_id", c.correlationID), slog.String("invocation_id", c.id),
+						slog.String("tool", c.tool), slog.String("runtime_id", res.GetRuntimeId()),
+						slog.String("status", res.GetStatus().String()), slog.Int("attempts", int(attempt)))
+				}
 				if cacheable && res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS {
 					e.cache.put(ckey, res, e.clock.Now(), time.Duration(p.tgt.Contract.GetCacheTtlMs())*time.Millisecond)
 				}
@@ -482,15 +492,17 @@ func (e *Engine) attempt(ctx context.Context, c *call, p *prepared, pk *pick, tc
 	default:
 		aerr = e.judge(res, c, p, pk.rt.id)
 	}
-	code := altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED
+	// The breaker judges the runtime by aerr only: a tool's own failure is
+	// an answer, whatever code the tool chose for it.
+	code, breakerCode := altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED, altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED
 	if aerr != nil {
 		aerr = stampIDs(aerr, c.id, c.correlationID).WithDetail("runtime_id", pk.rt.id)
-		code = aerr.Code
+		code, breakerCode = aerr.Code, aerr.Code
 	} else if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR {
 		code = res.GetError().GetCode()
 	}
 	ts.record(elapsed, code)
-	e.release(pk, code, elapsed)
+	e.release(pk, breakerCode, elapsed)
 	return res, aerr
 }
 

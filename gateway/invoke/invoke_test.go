@@ -540,3 +540,15 @@ func TestConnDoneMidCall(t *testing.T) {
 		})
 	}
 }
+
+func TestEndedContextNeverReachesTheRuntime(t *testing.T) {
+	h := newHarness(t, weatherContract(), []*invoketest.Conn{invoketest.NewConn("r1")})
+	ctx, cancel := context.WithCancel(h.ctx())
+	cancel()
+	if _, err := h.engine.Invoke(ctx, weatherReq("inv-1", "Oslo")); code(t, err) != altarv1.ErrorCode_ERROR_CODE_CANCELLED {
+		t.Errorf("err = %v", err)
+	}
+	if n := h.conns["r1"].Invokes(); n != 0 {
+		t.Errorf("runtime called %d times", n)
+	}
+}

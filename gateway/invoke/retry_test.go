@@ -175,7 +175,9 @@ func TestBreaker(t *testing.T) {
 	t.Run("caller mistakes and tool failures do not count", func(t *testing.T) {
 		conn := invoketest.NewConn("r1")
 		conn.InvokeFunc = func(context.Context, *altarv1.ToolCall) (*altarv1.ToolResult, error) {
-			return invoketest.Failure(altarv1.ErrorCode_ERROR_CODE_TOOL_FAILED, "no"), nil
+			// The tool's own failure, even with a code that would count
+			// were the runtime to return it as an error.
+			return invoketest.Failure(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "upstream down"), nil
 		}
 		h := newHarness(t, weatherContract(), []*invoketest.Conn{conn},
 			invoke.WithBreaker(invoke.BreakerSettings{ConsecutiveFailures: 1}))

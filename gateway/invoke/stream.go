@@ -36,6 +36,9 @@ import (
 // with ALREADY_EXISTS. Only the opening of the stream is retried (for
 // idempotent tools), never a stream that has started.
 func (e *Engine) InvokeStream(ctx context.Context, req *altarv1.InvokeRequest, send func(*altarv1.StreamChunk) error) error {
+	if send == nil {
+		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "InvokeStream needs a send function")
+	}
 	p, perr := e.prepare(ctx, req, true)
 	if perr != nil {
 		e.logFailure(ctx, &p, "", 0, perr)
@@ -75,6 +78,10 @@ func (e *Engine) InvokeStream(ctx context.Context, req *altarv1.InvokeRequest, s
 		lastErr    *altarerr.Error
 	)
 	for attempt := uint32(1); ; attempt++ {
+		if ctx.Err() != nil {
+			lastErr = stampIDs(ctxError(ctx, c, p.timeout), c.id, c.correlationID)
+			break
+		}
 		if attempt > 1 {
 			tc = retryCall(tc, attempt)
 		}
@@ -229,7 +236,8 @@ func (e *Engine) pump(ctx context.Context, c *call, p *prepared, pk *pick, ts *t
 		code = final.Error.Code
 	}
 	ts.record(elapsed, code)
-	e.release(pk, code, elapsed)
+	// An error chunk is the tool's answer: the runtime did its job.
+	e.release(pk, altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED, elapsed)
 	e.finish(c, res, nil, true, false)
 	return nil
 }
