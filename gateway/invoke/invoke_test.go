@@ -1,9 +1,12 @@
 package invoke_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -465,7 +468,7 @@ func TestCancellationReachesTheRuntime(t *testing.T) {
 			}
 			r := recv(t, done, "Invoke to return")
 			ae := asAltar(t, r.err)
-			if ae.Code != altarv1.ErrorCode_ERROR_CODE_CANCELLED || !contains(ae.Message, tc.reason) {
+			if ae.Code != altarv1.ErrorCode_ERROR_CODE_CANCELLED || !strings.Contains(ae.Message, tc.reason) {
 				t.Errorf("err = %v, want CANCELLED mentioning %q", r.err, tc.reason)
 			}
 			inv, _ := h.engine.Invocation("inv-1")
@@ -486,15 +489,6 @@ func TestCancellationReachesTheRuntime(t *testing.T) {
 	if _, err := h.engine.Invoke(h.ctx(), weatherReq("", "Oslo")); code(t, err) != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
 		t.Errorf("Invoke after Close: %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 func TestConnDoneMidCall(t *testing.T) {
@@ -551,4 +545,68 @@ func TestEndedContextNeverReachesTheRuntime(t *testing.T) {
 	if n := h.conns["r1"].Invokes(); n != 0 {
 		t.Errorf("runtime called %d times", n)
 	}
+}
+
+func TestToolWithoutParameters(t *testing.T) {
+	c := &altarv1.ToolContract{Name: "ping", Version: "1.0.0"}
+	conn := invoketest.NewConn("r1")
+	e := invoke.New(invoketest.NewResolver(invoketest.Target(c, "r1")), invoketest.NewRuntimes(conn))
+	defer e.Close()
+	if _, err := e.Invoke(context.Background(), &altarv1.InvokeRequest{ToolName: "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Invoke(context.Background(), &altarv1.InvokeRequest{ToolName: "ping",
+		Parameters: map[string]*altarv1.Value{"a/b": schema.Int(1)}})
+	ae := asAltar(t, err)
+	if ae.Code != altarv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENTS || len(ae.Fields) != 1 || ae.Fields[0].GetPath() != "/a~1b" {
+		t.Errorf("err = %v (fields %v)", err, ae.Fields)
+	}
+}
+
+func TestLogsCarryIDsAndNeverArguments(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	conn := invoketest.NewConn("r1")
+	conn.InvokeFunc = func(ctx context.Context, call *altarv1.ToolCall) (*altarv1.ToolResult, error) {
+		if call.GetParameters()["days"].GetIntValue() == 5 {
+			return nil, invoketest.Unavailable("r1")
+		}
+		return invoketest.Echo(ctx, call)
+	}
+	h := newHarness(t, weatherContract(), []*invoketest.Conn{conn}, invoke.WithLogger(logger))
+	const secret = "Hemmelig-By"
+	for _, req := range []*altarv1.InvokeRequest{
+		{ToolName: "get_weather", CorrelationId: "corr-ok", Parameters: map[string]*altarv1.Value{"city": schema.String(secret)}},
+		{ToolName: "get_weather", CorrelationId: "corr-bad", Parameters: map[string]*altarv1.Value{"city": schema.String(secret), "days": schema.String(secret)}},
+		{ToolName: "get_weather", CorrelationId: "corr-down", Parameters: map[string]*altarv1.Value{"city": schema.String(secret), "days": schema.Int(5)}},
+	} {
+		_, _ = h.engine.Invoke(h.ctx(), req)
+	}
+	out := buf.String()
+	for _, want := range []string{`"correlation_id":"corr-ok"`, `"correlation_id":"corr-bad"`, `"correlation_id":"corr-down"`,
+		`"code":"INVALID_ARGUMENTS"`, `"code":"RUNTIME_UNAVAILABLE"`, `"/days (type)"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, secret) {
+		t.Errorf("an argument value was logged:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

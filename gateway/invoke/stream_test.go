@@ -319,3 +319,31 @@ func TestStreamSendFailureCancelsTheRuntime(t *testing.T) {
 		t.Errorf("error ids: %+v", ae)
 	}
 }
+
+func TestStreamOpenIsRetriedForIdempotentTools(t *testing.T) {
+	r1, r2 := invoketest.NewConn("r1"), invoketest.NewConn("r2")
+	r1.StreamFunc = func(context.Context, *altarv1.ToolCall) (runtime.ChunkStream, error) {
+		return nil, invoketest.Unavailable("r1")
+	}
+	var attempt uint32
+	r2.StreamFunc = func(ctx context.Context, call *altarv1.ToolCall) (runtime.ChunkStream, error) {
+		attempt = call.GetAttempt()
+		return scripted(nil, io.EOF, chunk(1, true))(ctx, call)
+	}
+	h := newHarness(t, idempotent(streaming(weatherContract())), []*invoketest.Conn{r1, r2},
+		invoke.WithRetry(invoke.RetryPolicy{BaseBackoff: time.Second, Jitter: -1}))
+	var got collected
+	done := make(chan error, 1)
+	go func() { done <- h.engine.InvokeStream(h.ctx(), weatherReq("inv-1", "Oslo"), got.send) }()
+	recv(t, h.clock.Timers(), "the backoff")
+	h.clock.Advance(time.Second)
+	if err := recv(t, done, "the stream"); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.ids, []uint64{1}) || attempt != 2 {
+		t.Errorf("chunks %v on attempt %d", got.ids, attempt)
+	}
+	if err := h.engine.InvokeStream(h.ctx(), weatherReq("", "Oslo"), nil); code(t, err) != altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST {
+		t.Errorf("nil send: %v", err)
+	}
+}
