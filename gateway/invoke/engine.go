@@ -121,7 +121,11 @@ type prepared struct {
 	params                                 map[string]*altarv1.Value
 	sec                                    *altarv1.SecurityContext
 	timeout                                time.Duration
-	metadata                               map[string]string
+	// callerDeadline is set when the caller's own deadline (req.timeout or
+	// its context's) cut the contract's time short: a runtime that misses
+	// it was not slow by the contract, so the breaker does not count it.
+	callerDeadline bool
+	metadata       map[string]string
 }
 
 // prepare does what precedes the idempotency check: ids, session, tool,
@@ -214,6 +218,7 @@ func (e *Engine) prepare(ctx context.Context, req *altarv1.InvokeRequest, stream
 				"timeout must be a non-negative duration").WithField("/timeout", "minimum", "negative or invalid"), &p)
 		}
 		if d := t.AsDuration(); d > 0 {
+			p.callerDeadline = d < p.timeout
 			p.timeout = d
 		}
 	}
@@ -223,6 +228,7 @@ func (e *Engine) prepare(ctx context.Context, req *altarv1.InvokeRequest, stream
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl); left < p.timeout {
 			p.timeout = max(left, 0)
+			p.callerDeadline = true
 		}
 	}
 	return p, nil
@@ -498,6 +504,9 @@ func (e *Engine) attempt(ctx context.Context, c *call, p *prepared, pk *pick, tc
 	if aerr != nil {
 		aerr = stampIDs(aerr, c.id, c.correlationID).WithDetail("runtime_id", pk.rt.id)
 		code, breakerCode = aerr.Code, aerr.Code
+		if code == altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED && p.callerDeadline {
+			breakerCode = altarv1.ErrorCode_ERROR_CODE_CANCELLED // the caller gave up early
+		}
 	} else if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR {
 		code = res.GetError().GetCode()
 	}

@@ -2,6 +2,7 @@ package invoke_test
 
 import (
 	"context"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"slices"
 	"sync"
 	"testing"
@@ -187,6 +188,23 @@ func TestBreaker(t *testing.T) {
 		}
 		if got := h.engine.BreakerState("r1"); got != "closed" {
 			t.Errorf("breaker %s", got)
+		}
+	})
+	t.Run("a caller's own short deadline does not count", func(t *testing.T) {
+		conn := invoketest.NewConn("r1")
+		conn.InvokeFunc = func(ctx context.Context, _ *altarv1.ToolCall) (*altarv1.ToolResult, error) {
+			<-ctx.Done() // slower than the caller is willing to wait
+			return nil, ctx.Err()
+		}
+		h := newHarness(t, weatherContract(), []*invoketest.Conn{conn},
+			invoke.WithBreaker(invoke.BreakerSettings{ConsecutiveFailures: 1}))
+		req := weatherReq("", "Oslo")
+		req.Timeout = durationpb.New(time.Millisecond) // shorter than the contract's time
+		if _, err := h.engine.Invoke(h.ctx(), req); code(t, err) != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
+			t.Fatalf("err = %v", err)
+		}
+		if got := h.engine.BreakerState("r1"); got != "closed" {
+			t.Errorf("breaker %s after the caller's own deadline", got)
 		}
 	})
 	t.Run("half-opens after the timeout and closes on success", func(t *testing.T) {
