@@ -54,5 +54,6 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newValidateCommand())
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newBenchCommand())
 	return root
 }

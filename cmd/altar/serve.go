@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	goruntime "runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +18,9 @@ import (
 func newServeCommand() *cobra.Command {
 	cfg := gateway.DefaultConfig()
 	var (
-		dev      bool
-		logLevel string
+		dev        bool
+		logLevel   string
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -37,6 +40,17 @@ func newServeCommand() *cobra.Command {
 					cfg.ManifestPaths = []string{"manifests"}
 				}
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			h, err := gateway.New(cfg)
 			if err != nil {
 				return err
@@ -46,8 +60,8 @@ func newServeCommand() *cobra.Command {
 				_ = h.Close(context.Background())
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "altar: serving gRPC on %s (%s mode, %d trusted contracts)\n",
-				h.GRPCAddr(), h.Registry().Mode(), len(h.Registry().Trusted()))
+			fmt.Fprintf(cmd.OutOrStdout(), "altar: serving gRPC on %s (%s mode, %d trusted contracts, GOMAXPROCS=%d)\n",
+				h.GRPCAddr(), h.Registry().Mode(), len(h.Registry().Trusted()), goruntime.GOMAXPROCS(0))
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "altar: shutting down")
 			shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -61,5 +75,7 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&dev, "dev", false, "start in DEVELOPMENT mode (runtimes may register their own tools)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.HostID, "host-id", cfg.HostID, "this Host's id")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }

@@ -68,6 +68,12 @@ type session struct {
 	ctrl chan *altarv1.RuntimeMessage
 	data chan *altarv1.RuntimeMessage
 
+	// sendMu serialises writes to the stream (gRPC allows one sender at a
+	// time): the sender goroutine's, and a call's result sent directly
+	// when nothing is queued (sendResult). sendClosed is set by CloseSend.
+	sendMu     sync.Mutex
+	sendClosed bool
+
 	hostID            string
 	hostMode          altarv1.HostMode
 	heartbeatInterval time.Duration
@@ -262,7 +268,6 @@ func (s *session) receiveLoop() error {
 // sendLoop is the only goroutine that writes to the stream. Control
 // messages (heartbeats, bootstrap requests) go before queued data.
 func (s *session) sendLoop() {
-	closed := false
 	for {
 		var m *altarv1.RuntimeMessage
 		select {
@@ -275,25 +280,55 @@ func (s *session) sendLoop() {
 				return
 			}
 		}
-		if closed {
-			continue // After CloseSend nothing more can be sent.
-		}
-		if m == closeSendMsg {
-			closed = true
-			if err := s.stream.CloseSend(); err != nil {
-				s.cancel(fmt.Errorf("closing the stream: %w", err))
-				return
-			}
-			continue
-		}
-		if err := s.stream.Send(m); err != nil {
-			// io.EOF means the Host ended the stream; Recv has its status.
-			if !errors.Is(err, io.EOF) {
-				s.cancel(fmt.Errorf("sending to the Host: %w", err))
-			}
+		if err := s.write(m); err != nil {
 			return
 		}
 	}
+}
+
+// write sends one message (or half-closes, for closeSendMsg) under sendMu.
+// After CloseSend nothing more is sent. A failure ends the connection.
+func (s *session) write(m *altarv1.RuntimeMessage) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.sendClosed {
+		return nil
+	}
+	if m == closeSendMsg {
+		s.sendClosed = true
+		if err := s.stream.CloseSend(); err != nil {
+			s.cancel(fmt.Errorf("closing the stream: %w", err))
+			return err
+		}
+		return nil
+	}
+	if err := s.stream.Send(m); err != nil {
+		// io.EOF means the Host ended the stream; Recv has its status.
+		if !errors.Is(err, io.EOF) {
+			s.cancel(fmt.Errorf("sending to the Host: %w", err))
+		}
+		return err
+	}
+	return nil
+}
+
+// sendResult sends a unary call's result. When nothing is queued and no
+// one is writing, the calling goroutine writes it itself, saving the hand-off
+// to the sender goroutine on the latency path; otherwise it is queued. Order
+// across calls does not matter, and a call has only this one message.
+func (s *session) sendResult(m *altarv1.RuntimeMessage) error {
+	if len(s.ctrl) == 0 && len(s.data) == 0 && s.sendMu.TryLock() {
+		if !s.sendClosed && s.ctx.Err() == nil {
+			err := s.stream.Send(m)
+			s.sendMu.Unlock()
+			if err != nil && !errors.Is(err, io.EOF) {
+				s.cancel(fmt.Errorf("sending to the Host: %w", err))
+			}
+			return err
+		}
+		s.sendMu.Unlock()
+	}
+	return s.enqueue(m)
 }
 
 // heartbeatLoop sends a Heartbeat every interval, ends the connection when
@@ -447,16 +482,20 @@ func (s *session) publishFulfilment() {
 // goroutine, so that the receiving loop never waits on the send queue.
 func (s *session) startCall(call *altarv1.ToolCall) {
 	id := call.GetInvocationId()
-	log := s.log.With("invocation_id", id, "correlation_id", call.GetCorrelationId(), "tool", call.GetToolName())
+	// The call's logger is built only when something is logged: With costs
+	// allocations on every call otherwise.
+	log := func() *slog.Logger {
+		return s.log.With("invocation_id", id, "correlation_id", call.GetCorrelationId(), "tool", call.GetToolName())
+	}
 	if id == "" {
-		log.Warn("ignoring a tool call without an invocation_id")
+		log().Warn("ignoring a tool call without an invocation_id")
 		return
 	}
 	s.mu.Lock()
 	if _, dup := s.active[id]; dup {
 		s.mu.Unlock()
 		// Answering would be taken as the answer of the running call.
-		log.Warn("ignoring a tool call whose invocation_id is already running")
+		log().Warn("ignoring a tool call whose invocation_id is already running")
 		return
 	}
 	var refusal *altarerr.Error
@@ -480,7 +519,7 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 
 	s.calls.Add(1)
 	if refusal != nil {
-		log.Debug("refusing a tool call", "code", altarerr.CodeName(refusal.Code))
+		log().Debug("refusing a tool call", "code", altarerr.CodeName(refusal.Code))
 		go func() {
 			defer s.calls.Done()
 			_ = s.enqueue(refusalMessage(call, refusal))
@@ -493,16 +532,16 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 		if call.GetStream() {
 			err := s.r.handler.Stream(ctx, call, s.sendChunk)
 			if err != nil {
-				log.Debug("stream not delivered", "error", err)
+				log().Debug("stream not delivered", "error", err)
 			}
 			return
 		}
 		res := s.r.handler.Invoke(ctx, call)
-		if err := s.enqueue(&altarv1.RuntimeMessage{
+		if err := s.sendResult(&altarv1.RuntimeMessage{
 			CorrelationId: call.GetCorrelationId(),
 			Message:       &altarv1.RuntimeMessage_ToolResult{ToolResult: res},
 		}); err != nil {
-			log.Debug("result not delivered", "error", err)
+			log().Debug("result not delivered", "error", err)
 		}
 	}()
 }
