@@ -52,10 +52,22 @@ func TestAPIKeysByRole(t *testing.T) {
 		key  string
 		want altarv1.ErrorCode
 	}{
-		{"no key", func(ctx context.Context) error { _, err := host.ListTools(ctx, &altarv1.ListToolsRequest{}); return err }, "", altarv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
-		{"wrong key", func(ctx context.Context) error { _, err := host.ListTools(ctx, &altarv1.ListToolsRequest{}); return err }, "nope", altarv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
-		{"client key on the Host API", func(ctx context.Context) error { _, err := host.ListTools(ctx, &altarv1.ListToolsRequest{}); return err }, "client-key", 0},
-		{"runtime key on the Host API", func(ctx context.Context) error { _, err := host.ListTools(ctx, &altarv1.ListToolsRequest{}); return err }, "runtime-key", altarv1.ErrorCode_ERROR_CODE_PERMISSION_DENIED},
+		{"no key", func(ctx context.Context) error {
+			_, err := host.ListTools(ctx, &altarv1.ListToolsRequest{})
+			return err
+		}, "", altarv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
+		{"wrong key", func(ctx context.Context) error {
+			_, err := host.ListTools(ctx, &altarv1.ListToolsRequest{})
+			return err
+		}, "nope", altarv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED},
+		{"client key on the Host API", func(ctx context.Context) error {
+			_, err := host.ListTools(ctx, &altarv1.ListToolsRequest{})
+			return err
+		}, "client-key", 0},
+		{"runtime key on the Host API", func(ctx context.Context) error {
+			_, err := host.ListTools(ctx, &altarv1.ListToolsRequest{})
+			return err
+		}, "runtime-key", altarv1.ErrorCode_ERROR_CODE_PERMISSION_DENIED},
 		{"client key switching modes", func(ctx context.Context) error {
 			_, err := host.SetHostMode(ctx, &altarv1.SetHostModeRequest{Mode: altarv1.HostMode_HOST_MODE_DEVELOPMENT})
 			return err

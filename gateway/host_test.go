@@ -18,8 +18,8 @@ import (
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/schema"
-	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 	"github.com/altar-gateway/altar/plugins/sdk"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 const testTimeout = 20 * time.Second

@@ -21,9 +21,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
-	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 	"github.com/altar-gateway/altar/plugins/examples/calculator/calc"
 	"github.com/altar-gateway/altar/plugins/sdk"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 func main() {
