@@ -476,3 +476,17 @@ func TestThousandConcurrentCallsNoneLost(t *testing.T) {
 		t.Fatalf("calls were not balanced: a=%d b=%d", tlA.echoCalls.Load(), tlB.echoCalls.Load())
 	}
 }
+
+func TestUnaryCallToStreamingToolGetsEveryChunk(t *testing.T) {
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT)
+	tl := newTools()
+	startRuntime(t, h, "rt-a", tl, sdk.WithCapabilities(altarv1.CapabilityStreaming, altarv1.CapabilityCancellation))
+	resp, err := h.client.Invoke(ctxT(t), &altarv1.InvokeRequest{ToolName: "ticks", Parameters: args("n", int64(3))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := resp.GetResult().GetPayload().GetArrayValue().GetItems()
+	if len(items) != 3 || items[2].GetIntValue() != 3 {
+		t.Fatalf("payload = %v", resp.GetResult().GetPayload())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -517,12 +518,41 @@ func (e *Engine) attempt(ctx context.Context, c *call, p *prepared, pk *pick, tc
 
 // judge checks a runtime's result and stamps it with the call's ids. It
 // returns an error when the result cannot be trusted.
+// validateResult checks a unary result against the return type. A
+// streaming contract's return type describes one chunk, so a unary call to it
+// answers with the array of its chunks' payloads, each checked as a chunk.
+func validateResult(rs *schema.Schema, streaming bool, payload *altarv1.Value) error {
+	items := payload.GetArrayValue()
+	if !streaming || items == nil {
+		return rs.Validate(payload)
+	}
+	var all *altarerr.Error
+	for i, item := range items.GetItems() {
+		err := rs.Validate(item)
+		if err == nil {
+			continue
+		}
+		if all == nil {
+			all = altarerr.From(err)
+			all.Fields = nil
+		}
+		for _, f := range altarerr.From(err).Fields {
+			f.Path = "/" + strconv.Itoa(i) + f.GetPath()
+			all.Fields = append(all.Fields, f)
+		}
+	}
+	if all == nil {
+		return nil
+	}
+	return all
+}
+
 func (e *Engine) judge(res *altarv1.ToolResult, c *call, p *prepared, runtimeID string) *altarerr.Error {
 	res.InvocationId, res.CorrelationId, res.RuntimeId = c.id, c.correlationID, runtimeID
 	switch res.GetStatus() {
 	case altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS:
 		if rs := p.tgt.Returns; rs != nil {
-			if err := rs.Validate(res.GetPayload()); err != nil {
+			if err := validateResult(rs, p.tgt.Contract.GetSupportsStreaming(), res.GetPayload()); err != nil {
 				ve := altarerr.From(err)
 				out := altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_RESULT,
 					"runtime %q returned a result that does not match the contract's return type", runtimeID)
