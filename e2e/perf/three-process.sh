@@ -7,6 +7,9 @@
 # with 1 caller (latency) and 64 callers (throughput), and prints the ratios.
 #
 #   e2e/perf/three-process.sh [DURATION]     (default 10s per measurement)
+#
+# HOST_PROCS, RUNTIME_PROCS and CLIENT_PROCS set each process's GOMAXPROCS
+# (default 2, the machine's cores); the same values serve both paths.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-10s}
@@ -18,9 +21,9 @@ go build -o "$bin/benchruntime" ./e2e/perf/benchruntime
 
 host_addr=127.0.0.1:50151
 direct_addr=127.0.0.1:50161
-"$bin/altar" serve --grpc-addr "$host_addr" --manifests manifests/calculator.yaml --log-level warn &
+GOMAXPROCS=${HOST_PROCS:-2} "$bin/altar" serve --grpc-addr "$host_addr" --manifests manifests/calculator.yaml --log-level warn &
 sleep 0.5
-"$bin/benchruntime" --host "$host_addr" --direct-addr "$direct_addr" &
+GOMAXPROCS=${RUNTIME_PROCS:-2} "$bin/benchruntime" --host "$host_addr" --direct-addr "$direct_addr" &
 # Wait until the Host routes the tool.
 for _ in $(seq 1 100); do
   if "$bin/altar" bench --addr "$host_addr" --count 1 --warmup 0 >/dev/null 2>&1; then break; fi
@@ -28,7 +31,7 @@ for _ in $(seq 1 100); do
 done
 
 run() { # target callers
-  "$bin/altar" bench --addr "$1" --tool subtract --args '{"a": 7, "b": 2}' -c "$2" -d "$duration" --warmup 2s -o json
+  GOMAXPROCS=${CLIENT_PROCS:-2} "$bin/altar" bench --addr "$1" --tool subtract --args '{"a": 7, "b": 2}' -c "$2" -d "$duration" --warmup 2s -o json
 }
 echo "== direct, 1 caller";  d1=$(run "$direct_addr" 1);  echo "$d1"
 echo "== host, 1 caller";    h1=$(run "$host_addr" 1);    echo "$h1"
