@@ -21,6 +21,7 @@ func newServeCommand() *cobra.Command {
 		dev        bool
 		logLevel   string
 		cpuProfile string
+		pprofAddr  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,6 +52,13 @@ func newServeCommand() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if pprofAddr != "" {
+				stopPprof, err := servePprof(pprofAddr)
+				if err != nil {
+					return err
+				}
+				defer stopPprof()
+			}
 			h, err := gateway.New(cfg)
 			if err != nil {
 				return err
@@ -77,5 +85,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.HostID, "host-id", cfg.HostID, "this Host's id")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (profiling)")
+	_ = f.MarkHidden("pprof-addr")
 	return cmd
 }
