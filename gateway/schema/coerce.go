@@ -3,7 +3,6 @@ package schema
 import (
 	"encoding/base64"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -39,7 +38,8 @@ const (
 // every such field (code ERROR_CODE_INVALID_ARGUMENTS); values Coerce does
 // not touch are left for Validate to judge.
 func (s *Schema) Coerce(v *altarv1.Value, mode CoerceMode) (*altarv1.Value, error) {
-	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors, path: make([]pathSeg, 0, 16)}}
+	c := coercer{mode: mode, vs: getValidator(s.limits)}
+	defer putValidator(c.vs)
 	out := c.coerce(s.root, v, 1)
 	return out, c.vs.result()
 }
@@ -47,14 +47,15 @@ func (s *Schema) Coerce(v *altarv1.Value, mode CoerceMode) (*altarv1.Value, erro
 // CoerceFields is Coerce for an object's fields (a ToolCall's parameters).
 // The returned map is v itself when nothing changed.
 func (s *Schema) CoerceFields(fields map[string]*altarv1.Value, mode CoerceMode) (map[string]*altarv1.Value, error) {
-	c := coercer{mode: mode, vs: validator{limits: s.limits, maxErrors: MaxReportedErrors, path: make([]pathSeg, 0, 16)}}
+	c := coercer{mode: mode, vs: getValidator(s.limits)}
+	defer putValidator(c.vs)
 	out := c.coerceFields(s.root, fields, 1)
 	return out, c.vs.result()
 }
 
 type coercer struct {
 	mode CoerceMode
-	vs   validator
+	vs   *validator // pooled: its path stack is reused
 }
 
 func (c *coercer) coerce(n *node, v *altarv1.Value, depth int) *altarv1.Value {
@@ -150,7 +151,7 @@ func (c *coercer) coerceFields(n *node, fields map[string]*altarv1.Value, depth 
 		}
 	}
 	if c.mode&CoerceDefaults != 0 {
-		for _, name := range sortedNodeKeys(n.props) {
+		for _, name := range n.propNames {
 			sub := n.props[name]
 			if _, present := fields[name]; present || sub.def == nil {
 				continue
@@ -221,13 +222,4 @@ func sameMap(a, b map[string]*altarv1.Value) bool {
 		}
 	}
 	return true
-}
-
-func sortedNodeKeys(m map[string]*node) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -60,6 +60,7 @@ type node struct {
 	uniqueItems        bool
 
 	props          map[string]*node
+	propNames      []string // props' keys, sorted
 	required       []string
 	additional     bool
 	minProps       uint64
@@ -355,6 +356,7 @@ func (c *compiler) compileObject(ps *altarv1.ParameterSchema, n *node, path stri
 				continue
 			}
 			n.props[name] = c.compile(ps.GetProperties()[name], sub, depth+1)
+			n.propNames = append(n.propNames, name)
 		}
 	}
 	if ps.AdditionalProperties != nil {
