@@ -2,13 +2,17 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	yaml "github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 // manifestSchema compiles manifests/manifest.schema.json.
@@ -122,5 +126,34 @@ func TestManifestSchemaRefuses(t *testing.T) {
 				t.Error("the loader accepts it")
 			}
 		})
+	}
+}
+
+// TestManifestSchemaCapabilitiesMatchTheProtocol keeps the JSON Schema's
+// list of well-known capabilities equal to the one in capabilities.go.
+func TestManifestSchemaCapabilitiesMatchTheProtocol(t *testing.T) {
+	data, err := os.ReadFile("../../manifests/manifest.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs map[string]struct {
+			AnyOf []struct {
+				Enum []string `json:"enum"`
+			} `json:"anyOf"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, alt := range doc.Defs["capability"].AnyOf {
+		listed = append(listed, alt.Enum...)
+	}
+	want := altarv1.KnownCapabilities()
+	slices.Sort(listed)
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("manifest.schema.json lists capabilities %v; capabilities.go has %v", listed, want)
 	}
 }
