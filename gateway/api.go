@@ -159,6 +159,11 @@ func (h *Host) ListRuntimes(ctx context.Context, _ *altarv1.ListRuntimesRequest)
 	infos := h.runtimes.List()
 	for _, info := range infos {
 		info.BreakerState = h.engine.BreakerState(info.GetRuntimeId())
+		// A runtime whose calls keep failing (its breaker is not closed) is
+		// degraded, whatever its heartbeats say.
+		if info.GetBreakerState() != "closed" && info.GetHealth() == altarv1.RuntimeHealth_RUNTIME_HEALTH_HEALTHY {
+			info.Health = altarv1.RuntimeHealth_RUNTIME_HEALTH_DEGRADED
+		}
 	}
 	return &altarv1.ListRuntimesResponse{Runtimes: infos}, nil
 }
