@@ -1,0 +1,180 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/altar-gateway/altar/gateway"
+	"github.com/altar-gateway/altar/gateway/auth"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// DefaultPath is the file `altar serve` reads when it is given no path and
+// the file exists in the working directory.
+const DefaultPath = "altar.yaml"
+
+// DefaultHTTPAddr is where the HTTP API listens by default.
+const DefaultHTTPAddr = "127.0.0.1:8080"
+
+// File is altar.yaml. Every leaf key is also the environment variable named
+// by its path (see Variables). Adding a field here adds its key and its
+// variable; give it a yaml tag and a type the decoder knows (string, int,
+// Duration, []string, []Key, or a struct of those).
+type File struct {
+	// HostID names this Host to runtimes and in GetHostInfo.
+	HostID string `yaml:"host_id"`
+	// Mode is "strict" (runtimes may only fulfil trusted contracts) or
+	// "development" (runtimes may register their own tools).
+	Mode string `yaml:"mode"`
+	// Manifests are manifest files and folders loaded at start.
+	Manifests []string `yaml:"manifests"`
+	// GRPC is the gRPC server (Host API, runtime service, health).
+	GRPC Listener `yaml:"grpc"`
+	// HTTP is the HTTP/JSON API.
+	HTTP Listener `yaml:"http"`
+	// Keys are the API keys callers present, stored as hashes.
+	Keys     []Key    `yaml:"keys"`
+	Sessions Sessions `yaml:"sessions"`
+	Runtimes Runtimes `yaml:"runtimes"`
+	Invoke   Invoke   `yaml:"invoke"`
+	Log      Log      `yaml:"log"`
+}
+
+// Listener is one server's address.
+type Listener struct {
+	// Addr is host:port; port 0 picks a free port.
+	Addr string `yaml:"addr"`
+}
+
+// Key is one API key: its name, its role and the hex SHA-256 of its secret
+// (auth.HashKey; `altar keys hash` prints it). The secret itself is never
+// configured.
+type Key struct {
+	ID   string `yaml:"id"`
+	Role string `yaml:"role"`
+	Hash string `yaml:"hash"`
+}
+
+// Sessions bounds sessions.
+type Sessions struct {
+	DefaultTTL    Duration `yaml:"default_ttl"`
+	MaxTTL        Duration `yaml:"max_ttl"`
+	MaxSessions   int      `yaml:"max_sessions"`
+	SweepInterval Duration `yaml:"sweep_interval"`
+}
+
+// Runtimes governs connected runtimes.
+type Runtimes struct {
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	HeartbeatTimeout  Duration `yaml:"heartbeat_timeout"`
+}
+
+// Invoke governs calls.
+type Invoke struct {
+	DefaultTimeout    Duration `yaml:"default_timeout"`
+	MaxTimeout        Duration `yaml:"max_timeout"`
+	IdempotencyWindow Duration `yaml:"idempotency_window"`
+}
+
+// Log is the gateway's own log, written to standard error.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30m").
+type Duration time.Duration
+
+// String is the Go duration string.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes the duration as its string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Values the enumerated keys take.
+var (
+	modes      = []string{"strict", "development"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+	roles      = []string{string(auth.RoleClient), string(auth.RoleRuntime), string(auth.RoleAdmin)}
+)
+
+// Default is the configuration with no file and no environment: the values
+// of gateway.DefaultConfig.
+func Default() *File {
+	c := gateway.DefaultConfig()
+	mode := "strict"
+	if c.Mode == altarv1.HostMode_HOST_MODE_DEVELOPMENT {
+		mode = "development"
+	}
+	return &File{
+		HostID:    c.HostID,
+		Mode:      mode,
+		Manifests: slices.Clone(c.ManifestPaths),
+		GRPC:      Listener{Addr: c.GRPCAddr},
+		HTTP:      Listener{Addr: DefaultHTTPAddr},
+		Sessions: Sessions{
+			DefaultTTL:    Duration(c.Sessions.DefaultTTL),
+			MaxTTL:        Duration(c.Sessions.MaxTTL),
+			MaxSessions:   c.Sessions.MaxSessions,
+			SweepInterval: Duration(c.Sessions.SweepInterval),
+		},
+		Runtimes: Runtimes{
+			HeartbeatInterval: Duration(c.Runtimes.HeartbeatInterval),
+			HeartbeatTimeout:  Duration(c.Runtimes.HeartbeatTimeout),
+		},
+		Invoke: Invoke{
+			DefaultTimeout:    Duration(c.Invoke.DefaultTimeout),
+			MaxTimeout:        Duration(c.Invoke.MaxTimeout),
+			IdempotencyWindow: Duration(c.Invoke.IdempotencyWindow),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Config maps the file onto the Host's configuration. The Logger and
+// AuditSink are left for the caller; gateway.Config.Validate checks the
+// rules between keys.
+func (f *File) Config() gateway.Config {
+	c := gateway.DefaultConfig()
+	c.HostID = f.HostID
+	c.Mode = altarv1.HostMode_HOST_MODE_STRICT
+	if f.Mode == "development" {
+		c.Mode = altarv1.HostMode_HOST_MODE_DEVELOPMENT
+	}
+	c.ManifestPaths = slices.Clone(f.Manifests)
+	c.GRPCAddr = f.GRPC.Addr
+	// TODO(issue 4): c.HTTPAddr = f.HTTP.Addr once gateway.Config has the
+	// HTTP server's address.
+	c.Keys = nil
+	for _, k := range f.Keys {
+		c.Keys = append(c.Keys, auth.Key{ID: k.ID, Role: auth.Role(k.Role), Hash: strings.ToLower(k.Hash)})
+	}
+	c.Sessions.DefaultTTL = time.Duration(f.Sessions.DefaultTTL)
+	c.Sessions.MaxTTL = time.Duration(f.Sessions.MaxTTL)
+	c.Sessions.MaxSessions = f.Sessions.MaxSessions
+	c.Sessions.SweepInterval = time.Duration(f.Sessions.SweepInterval)
+	c.Runtimes.HeartbeatInterval = time.Duration(f.Runtimes.HeartbeatInterval)
+	c.Runtimes.HeartbeatTimeout = time.Duration(f.Runtimes.HeartbeatTimeout)
+	c.Invoke.DefaultTimeout = time.Duration(f.Invoke.DefaultTimeout)
+	c.Invoke.MaxTimeout = time.Duration(f.Invoke.MaxTimeout)
+	c.Invoke.IdempotencyWindow = time.Duration(f.Invoke.IdempotencyWindow)
+	return c
+}
+
+// NewLogger returns a logger writing to w at the configured level and in
+// the configured format. A File from Load has both checked.
+func (l Log) NewLogger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
