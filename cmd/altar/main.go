@@ -55,5 +55,9 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newValidateCommand())
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newBenchCommand())
+	root.AddCommand(newToolsCommand())
+	root.AddCommand(newCallCommand())
+	root.AddCommand(newSessionsCommand())
+	root.AddCommand(newRuntimesCommand())
 	return root
 }
