@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -37,6 +38,15 @@ type Config struct {
 	// GRPCAddr is where the gRPC server (Host API, runtime service, health)
 	// listens, such as "127.0.0.1:50051"; ":0" picks a free port.
 	GRPCAddr string
+	// HTTPAddr is where the HTTP/JSON API (with its SSE and WebSocket
+	// streams, /healthz and /readyz) listens, such as "127.0.0.1:8080"; ""
+	// or "off" serves no HTTP. Unlike the other fields, the zero value is
+	// not replaced by a default: DefaultConfig leaves HTTP off so that a
+	// library user (and every test) opts in, and the configuration file
+	// (gateway/config) defaults it to DefaultHTTPAddr for `altar serve`.
+	HTTPAddr string
+	// HTTP bounds the HTTP server.
+	HTTP HTTPConfig
 	// Keys are the API keys (hashed) that callers must present. With none,
 	// every caller may do everything, and the Host refuses to listen on
 	// anything but loopback.
@@ -50,6 +60,25 @@ type Config struct {
 	Invoke    InvokeConfig
 	Logger    *slog.Logger
 	AuditSink audit.Sink
+}
+
+// DefaultHTTPAddr is where `altar serve` serves HTTP unless told otherwise.
+const DefaultHTTPAddr = "127.0.0.1:8080"
+
+// HTTPConfig bounds the HTTP server. Zero fields take the defaults.
+type HTTPConfig struct {
+	// MaxBodyBytes is the largest request body (413 beyond it).
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a request's body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a non-streaming response, counted from
+	// when its request was read; it must outlast Invoke.MaxTimeout.
+	// Streams (SSE, WebSocket) are not bounded by it.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds an idle keep-alive connection.
+	IdleTimeout time.Duration
 }
 
 // SessionConfig bounds sessions.
@@ -86,9 +115,15 @@ func DefaultConfig() Config {
 		// Enough for the usual number of concurrent callers; idle workers
 		// cost a goroutine each.
 		GRPCStreamWorkers: 128,
-		Sessions:          SessionConfig{DefaultTTL: 30 * time.Minute, MaxTTL: 24 * time.Hour, MaxSessions: 100_000, SweepInterval: 30 * time.Second},
-		Runtimes:          RuntimeConfig{HeartbeatInterval: runtime.DefaultHeartbeatInterval, HeartbeatTimeout: runtime.DefaultHeartbeatTimeout},
-		Invoke:            InvokeConfig{DefaultTimeout: 30 * time.Second, MaxTimeout: 5 * time.Minute, IdempotencyWindow: 10 * time.Minute},
+		HTTP: HTTPConfig{
+			MaxBodyBytes:      server.DefaultHTTPMaxBodyBytes,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       server.DefaultHTTPReadTimeout,
+			IdleTimeout:       2 * time.Minute,
+		},
+		Sessions: SessionConfig{DefaultTTL: 30 * time.Minute, MaxTTL: 24 * time.Hour, MaxSessions: 100_000, SweepInterval: 30 * time.Second},
+		Runtimes: RuntimeConfig{HeartbeatInterval: runtime.DefaultHeartbeatInterval, HeartbeatTimeout: runtime.DefaultHeartbeatTimeout},
+		Invoke:   InvokeConfig{DefaultTimeout: 30 * time.Second, MaxTimeout: 5 * time.Minute, IdempotencyWindow: 10 * time.Minute},
 	}
 }
 
@@ -111,6 +146,12 @@ func (c Config) withDefaults() Config {
 			*v = def
 		}
 	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		c.HTTP.MaxBodyBytes = d.HTTP.MaxBodyBytes
+	}
+	or(&c.HTTP.ReadHeaderTimeout, d.HTTP.ReadHeaderTimeout)
+	or(&c.HTTP.ReadTimeout, d.HTTP.ReadTimeout)
+	or(&c.HTTP.IdleTimeout, d.HTTP.IdleTimeout)
 	or(&c.Sessions.DefaultTTL, d.Sessions.DefaultTTL)
 	or(&c.Sessions.MaxTTL, d.Sessions.MaxTTL)
 	or(&c.Sessions.SweepInterval, d.Sessions.SweepInterval)
@@ -122,6 +163,8 @@ func (c Config) withDefaults() Config {
 	or(&c.Invoke.DefaultTimeout, d.Invoke.DefaultTimeout)
 	or(&c.Invoke.MaxTimeout, d.Invoke.MaxTimeout)
 	or(&c.Invoke.IdempotencyWindow, d.Invoke.IdempotencyWindow)
+	// A non-streaming response may take as long as the longest call.
+	or(&c.HTTP.WriteTimeout, c.Invoke.MaxTimeout+30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -152,6 +195,16 @@ func (c Config) Validate() error {
 	} else if len(c.Keys) == 0 && !isLoopback(host) {
 		e.WithField("grpc_addr", "loopback", "with no API keys configured the Host listens on loopback only; configure keys to listen on "+host)
 	}
+	if c.httpEnabled() {
+		if host, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			e.WithField("http_addr", "address", err.Error())
+		} else if len(c.Keys) == 0 && !isLoopback(host) {
+			e.WithField("http_addr", "loopback", "with no API keys configured the Host listens on loopback only; configure keys to listen on "+host)
+		}
+		if c.HTTP.WriteTimeout <= c.Invoke.MaxTimeout {
+			e.WithField("http.write_timeout", "range", "must be longer than invoke.max_timeout")
+		}
+	}
 	if _, err := auth.NewKeySet(c.Keys); err != nil {
 		e.WithField("keys", "key", err.Error())
 	}
@@ -160,6 +213,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// httpEnabled reports whether HTTPAddr asks for an HTTP server.
+func (c Config) httpEnabled() bool { return c.HTTPAddr != "" && c.HTTPAddr != "off" }
 
 // Host is the composition root: it builds the session manager, the contract
 // registry, the runtime registry and service, the invocation engine and the
@@ -178,9 +234,12 @@ type Host struct {
 	service  *runtime.Service
 	engine   *invoke.Engine
 	grpc     *server.GRPC
+	http     *http.Server // nil when HTTP is off
 
 	mu        sync.Mutex
 	listener  net.Listener
+	httpLis   net.Listener
+	closing   bool
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -232,6 +291,22 @@ func New(cfg Config) (*Host, error) {
 	// 64 callers). A call beyond the workers still gets its own goroutine.
 	grpcOpts := append(server.GRPCAuth(keys), grpc.NumStreamWorkers(uint32(cfg.GRPCStreamWorkers)))
 	h.grpc = server.NewGRPC(h, h.service, grpcOpts...)
+	if cfg.httpEnabled() {
+		// WriteTimeout and ReadTimeout stay 0 on the server: the handler
+		// sets per-request deadlines, which streams clear (a server-wide
+		// WriteTimeout would cut every SSE and WebSocket stream).
+		h.http = &http.Server{
+			Handler: server.NewHTTP(h, keys,
+				server.WithHTTPMaxBodyBytes(cfg.HTTP.MaxBodyBytes),
+				server.WithHTTPTimeouts(cfg.HTTP.ReadTimeout, cfg.HTTP.WriteTimeout),
+				server.WithReadiness(h.ready),
+				server.WithHTTPLogger(h.log)),
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			IdleTimeout:       cfg.HTTP.IdleTimeout,
+			MaxHeaderBytes:    1 << 20,
+			ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		}
+	}
 	return h, nil
 }
 
@@ -242,11 +317,27 @@ func (h *Host) Start(ctx context.Context) error {
 	if err != nil {
 		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, err, "listening on grpc_addr %s", h.cfg.GRPCAddr)
 	}
+	var httpLis net.Listener
+	if h.http != nil {
+		if httpLis, err = net.Listen("tcp", h.cfg.HTTPAddr); err != nil {
+			_ = lis.Close()
+			return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, err, "listening on http_addr %s", h.cfg.HTTPAddr)
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.mu.Lock()
-	h.listener, h.cancel = lis, cancel
+	h.listener, h.httpLis, h.cancel = lis, httpLis, cancel
 	h.mu.Unlock()
 
+	if httpLis != nil {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if err := h.http.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.log.Error("http server stopped", "error", err)
+			}
+		}()
+	}
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()
@@ -258,7 +349,32 @@ func (h *Host) Start(ctx context.Context) error {
 		defer h.wg.Done()
 		_ = h.sessions.Run(runCtx)
 	}()
-	h.log.Info("ALTAR Host listening", "grpc", lis.Addr().String(), "mode", h.registry.Mode().String())
+	h.log.Info("ALTAR Host listening", "grpc", lis.Addr().String(), "http", h.HTTPAddr(), "mode", h.registry.Mode().String())
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on, once started; "" when
+// HTTP is off.
+func (h *Host) HTTPAddr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.httpLis == nil {
+		return ""
+	}
+	return h.httpLis.Addr().String()
+}
+
+// ready is /readyz: the manifests are loaded by New, so the Host is ready
+// once its listeners are open and until it starts closing.
+func (h *Host) ready(context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closing:
+		return errors.New("the Host is shutting down")
+	case h.listener == nil:
+		return errors.New("the Host has not started")
+	}
 	return nil
 }
 
@@ -277,6 +393,23 @@ func (h *Host) GRPCAddr() string {
 // runtime connection is closed and background work ends.
 func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closing = true
+		started := h.httpLis != nil
+		h.mu.Unlock()
+		httpDone := make(chan struct{})
+		go func() {
+			defer close(httpDone)
+			if h.http == nil || !started {
+				return
+			}
+			// Shutdown stops accepting and waits for requests in flight;
+			// at ctx's end, Close cuts those left (their contexts end,
+			// cancelling their invocations).
+			if err := h.http.Shutdown(ctx); err != nil {
+				_ = h.http.Close()
+			}
+		}()
 		h.service.Drain("the Host is shutting down", time.Until(deadlineOr(ctx, time.Now().Add(10*time.Second))))
 		stopped := make(chan struct{})
 		go func() {
@@ -290,6 +423,7 @@ func (h *Host) Close(ctx context.Context) error {
 			h.grpc.Server.Stop()
 			<-stopped
 		}
+		<-httpDone
 		h.service.CloseAll(ctx)
 		h.mu.Lock()
 		if h.cancel != nil {
