@@ -238,11 +238,17 @@ func writeProtoJSONLine(w io.Writer, m proto.Message) error {
 	return err
 }
 
-// table writes aligned columns. Cells are made single-line.
-type table struct{ tw *tabwriter.Writer }
+// table writes aligned columns. Cells are made single-line; lines carry no
+// trailing spaces.
+type table struct {
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 8, 2, ' ', 0)
 	t.row(header...)
 	return t
 }
@@ -257,7 +263,19 @@ func (t *table) row(cells ...string) {
 	_, _ = io.WriteString(t.tw, "\n")
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+// flush writes the table.
+func (t *table) flush() error {
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	for line := range strings.Lines(t.buf.String()) {
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := t.w.Write(out.Bytes())
+	return err
+}
 
 // oneLine replaces tabs and line breaks with spaces, so a cell stays in its
 // column.

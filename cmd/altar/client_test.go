@@ -193,6 +193,11 @@ func TestClientCommands(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", s, stderr)
 				}
 			}
+			for line := range strings.Lines(stdout) {
+				if strings.HasSuffix(strings.TrimSuffix(line, "\n"), " ") {
+					t.Errorf("line with trailing spaces: %q", line)
+				}
+			}
 			if tt.jsonOut && !json.Valid([]byte(stdout)) {
 				t.Errorf("stdout is not JSON:\n%s", stdout)
 			}

@@ -14,8 +14,12 @@ import (
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
-// descriptionWidth is how much of a description a table shows.
-const descriptionWidth = 60
+// How much of a description the tool list and a contract's parameter list
+// show.
+const (
+	descriptionWidth      = 60
+	paramDescriptionWidth = 120
+)
 
 func newToolsCommand() *cobra.Command {
 	var session, version string
@@ -182,7 +186,7 @@ func parameterRows(rows *[][]string, path string, s *altarv1.ParameterSchema, re
 		if required {
 			req = "yes"
 		}
-		*rows = append(*rows, []string{path, typeName(s.GetType()), req, constraints(s), truncate(s.GetDescription(), descriptionWidth)})
+		*rows = append(*rows, []string{path, typeName(s.GetType()), req, constraints(s), truncate(s.GetDescription(), paramDescriptionWidth)})
 	}
 	if items := s.GetItems(); items != nil {
 		parameterRows(rows, path+"/*", items, false)
