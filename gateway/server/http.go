@@ -304,6 +304,14 @@ func (s *httpServer) setDeadlines(c echo.Context) {
 	_ = rc.SetWriteDeadline(now.Add(s.o.readTimeout + s.o.writeTimeout))
 }
 
+// bodyRead lifts the read deadline once the body is in: net/http keeps
+// reading the connection in the background to notice a client that goes
+// away, and a read deadline passing there would cancel the request's
+// context, and with it a call that is merely slow.
+func bodyRead(c echo.Context) {
+	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Time{})
+}
+
 // readBody reads a JSON request body, enforcing the size limit while
 // reading. An empty body is nil; a non-empty one must be application/json.
 func (s *httpServer) readBody(c echo.Context) ([]byte, error) {
@@ -312,6 +320,7 @@ func (s *httpServer) readBody(c echo.Context) ([]byte, error) {
 		return nil, tooLarge(s.o.maxBody)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response().Writer, r.Body, s.o.maxBody))
+	bodyRead(c)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

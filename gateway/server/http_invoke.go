@@ -118,6 +118,7 @@ func (s *httpServer) readInvoke(c echo.Context) (*altarv1.InvokeRequest, error) 
 		return nil, err
 	}
 	if c.Request().Method == http.MethodGet {
+		bodyRead(c)
 		q := c.QueryParams()
 		body := map[string]any{}
 		for k, vs := range q {

@@ -538,3 +538,42 @@ func TestHTTPRoutesMatchOpenAPI(t *testing.T) {
 		t.Fatalf("served document: %d", r.status)
 	}
 }
+
+// TestHTTPSlowCallOutlivesReadTimeout: the read deadline bounds reading the
+// request only; a call (or stream) that runs past it is not cut.
+func TestHTTPSlowCallOutlivesReadTimeout(t *testing.T) {
+	const readTimeout = 50 * time.Millisecond
+	slow := func(ctx context.Context) error {
+		select {
+		case <-time.After(4 * readTimeout):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	api := &fakeAPI{
+		invoke: func(ctx context.Context, r *altarv1.InvokeRequest) (*altarv1.InvokeResponse, error) {
+			if err := slow(ctx); err != nil {
+				return nil, err
+			}
+			return echoTool(ctx, r)
+		},
+		invokeStream: func(ctx context.Context, r *altarv1.InvokeRequest, send func(*altarv1.StreamChunk) error) error {
+			if err := send(&altarv1.StreamChunk{ChunkId: 1, Payload: schema.Int(1)}); err != nil {
+				return err
+			}
+			if err := slow(ctx); err != nil {
+				return err
+			}
+			return send(&altarv1.StreamChunk{ChunkId: 2, Payload: schema.Int(2), IsFinal: true})
+		},
+	}
+	srv := serve(t, api, nil, WithHTTPTimeouts(readTimeout, time.Second))
+	if r := do(t, "POST", srv.URL+"/v1/tools/echo/invoke", "application/json", strings.NewReader(`{}`)); r.status != 200 {
+		t.Fatalf("invoke: %d %s", r.status, r.body)
+	}
+	r := do(t, "POST", srv.URL+"/v1/tools/ticks/stream", "application/json", strings.NewReader(`{}`))
+	if ev := readSSE(t, strings.NewReader(string(r.body)), 0); len(ev) != 2 || !strings.Contains(ev[1].data, `"isFinal":true`) {
+		t.Fatalf("stream: %d %s", r.status, r.body)
+	}
+}
