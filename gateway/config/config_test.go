@@ -212,9 +212,12 @@ func TestEnvErrors(t *testing.T) {
 		{"keys with two parts", []string{"ALTAR_KEYS=a:admin"}, []want{{"keys[0]", 0, "from ALTAR_KEYS: want id:role:hash"}}},
 		{"keys with a bad role", []string{"ALTAR_KEYS=a:god:" + hashA}, []want{{"keys[0].role", 0, "from ALTAR_KEYS: \"god\""}}},
 		{"empty host id", []string{"ALTAR_HOST_ID="}, []want{{"host_id", 0, "from ALTAR_HOST_ID: must not be empty"}}},
+		{"empty http address", []string{"ALTAR_HTTP_ADDR="}, []want{{"http.addr", 0, "from ALTAR_HTTP_ADDR: \"\" is not host:port"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Load("", append([]string{"HOME=/x", "ALTARX=1"}, tc.env...))
+			// Variables that are not keys are left alone.
+			other := []string{"HOME=/x", "ALTARX=1", "ALTAR_ADDR=127.0.0.1:50051", "ALTAR_API_KEY=secret"}
+			_, err := config.Load("", append(other, tc.env...))
 			checkFields(t, err, tc.want)
 		})
 	}
@@ -256,6 +259,22 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	if err := f.Config().Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestHTTPOff(t *testing.T) {
+	f, err := config.Load("", []string{"ALTAR_HTTP_ADDR=off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.HTTP.Addr != config.HTTPOff {
+		t.Errorf("http.addr = %q", f.HTTP.Addr)
+	}
+}
+
+func TestNotKeys(t *testing.T) {
+	if got := strings.Join(config.NotKeys(), " "); got != "ALTAR_CONFIG ALTAR_ADDR ALTAR_API_KEY" {
+		t.Errorf("NotKeys = %s", got)
 	}
 }
 

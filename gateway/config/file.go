@@ -19,6 +19,9 @@ const DefaultPath = "altar.yaml"
 // DefaultHTTPAddr is where the HTTP API listens by default.
 const DefaultHTTPAddr = "127.0.0.1:8080"
 
+// HTTPOff as http.addr serves no HTTP.
+const HTTPOff = "off"
+
 // File is altar.yaml. Every leaf key is also the environment variable named
 // by its path (see Variables). Adding a field here adds its key and its
 // variable; give it a yaml tag and a type the decoder knows (string, int,
@@ -33,7 +36,7 @@ type File struct {
 	Manifests []string `yaml:"manifests"`
 	// GRPC is the gRPC server (Host API, runtime service, health).
 	GRPC Listener `yaml:"grpc"`
-	// HTTP is the HTTP/JSON API.
+	// HTTP is the HTTP/JSON API; its addr "off" serves none.
 	HTTP Listener `yaml:"http"`
 	// Keys are the API keys callers present, stored as hashes.
 	Keys     []Key    `yaml:"keys"`

@@ -129,7 +129,7 @@ func (l *loader) environment(env []string, f *File) {
 	var names []string
 	for _, kv := range env {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) || name == EnvConfig {
+		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(notKeys, name) {
 			continue
 		}
 		if _, seen := values[name]; !seen {
@@ -257,6 +257,9 @@ func (l *loader) check(f *File) {
 		}
 	}
 	addr := func(path, v string) {
+		if path == "http.addr" && v == HTTPOff {
+			return
+		}
 		_, port, err := net.SplitHostPort(v)
 		if err != nil {
 			l.fail(at(path), path, RuleValue, "%q is not host:port: %s", v, unwrapAddrError(err))

@@ -22,9 +22,18 @@ type Variable struct {
 // EnvPrefix starts every configuration variable.
 const EnvPrefix = "ALTAR_"
 
-// EnvConfig names the configuration file when no path is given. It is the
-// one ALTAR_* variable that is not a key.
+// EnvConfig names the configuration file when no path is given.
 const EnvConfig = "ALTAR_CONFIG"
+
+// notKeys are the ALTAR_* variables that are not configuration keys, which
+// Load leaves alone: the file's path, and the address and API key the CLI's
+// client commands (altar call, altar tools, ...) read, so that one shell can
+// both run and call a gateway.
+var notKeys = []string{EnvConfig, "ALTAR_ADDR", "ALTAR_API_KEY"}
+
+// NotKeys lists the ALTAR_* variables that are not configuration keys and
+// that Load ignores; every other ALTAR_* variable must name a key.
+func NotKeys() []string { return append([]string(nil), notKeys...) }
 
 var (
 	durationType = reflect.TypeFor[Duration]()
