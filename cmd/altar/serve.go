@@ -224,23 +224,30 @@ func printServing(w io.Writer, h *gateway.Host, file *config.File) {
 	trusted := h.Registry().Trusted()
 	fmt.Fprintf(w, "altar: serving gRPC on %s (%s mode, %d trusted contracts, GOMAXPROCS=%d)\n",
 		h.GRPCAddr(), h.Registry().Mode(), len(trusted), goruntime.GOMAXPROCS(0))
-	// TODO(issue 4): print the HTTP address once the Host serves http.addr.
+	if addr := h.HTTPAddr(); addr != "" {
+		fmt.Fprintf(w, "altar: serving HTTP on http://%s (the API under /v1/, /healthz, /readyz)\n", addr)
+	}
 	names := make([]string, 0, len(trusted))
 	for _, c := range trusted {
 		names = append(names, c.Name())
 	}
 	slices.Sort(names)
-	fmt.Fprintf(w, "altar: list tools:  altar tools   (gRPC at %s)\n", h.GRPCAddr())
-	switch {
-	case slices.Contains(names, "add"):
-		fmt.Fprintln(w, `altar: call a tool: altar call add --args '{"a":1,"b":2}'`)
-	case len(names) > 0:
-		fmt.Fprintf(w, "altar: call a tool: altar call %s --args '{...}'\n", names[0])
-	default:
-		fmt.Fprintln(w, "altar: no contracts loaded: pass --manifests or set manifests in altar.yaml")
+	client := ""
+	if h.GRPCAddr() != defaultAddr {
+		client = " --addr " + h.GRPCAddr()
 	}
 	if len(file.Keys) > 0 {
-		fmt.Fprintf(w, "altar: %d API key(s) configured; callers must present one\n", len(file.Keys))
+		client += " --key $" + envKey
+		fmt.Fprintf(w, "altar: %d API key(s) configured; callers present one (--key or $%s)\n", len(file.Keys), envKey)
+	}
+	fmt.Fprintf(w, "altar: list tools:  altar tools%s\n", client)
+	switch {
+	case slices.Contains(names, "add"):
+		fmt.Fprintf(w, "altar: call a tool: altar call add%s --args '{\"a\":1,\"b\":2}'\n", client)
+	case len(names) > 0:
+		fmt.Fprintf(w, "altar: call a tool: altar call %s%s --args '{...}'\n", names[0], client)
+	default:
+		fmt.Fprintln(w, "altar: no contracts loaded: pass --manifests or set manifests in altar.yaml")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,17 @@ func TestServeInProcess(t *testing.T) {
 	if strings.Contains(serving, "127.0.0.1:2 ") || strings.Contains(serving, "127.0.0.1:1 ") {
 		t.Errorf("the --grpc-addr flag did not win: %s", serving)
 	}
-	waitFor(t, out, `altar call add --args '{"a":1,"b":2}'`, readyTimeout)
+	httpLine := waitFor(t, out, "altar: serving HTTP on http://127.0.0.1:", readyTimeout)
+	healthz := strings.Fields(strings.TrimPrefix(httpLine, "altar: serving HTTP on "))[0] + "/healthz"
+	waitFor(t, out, `altar call add --addr 127.0.0.1:`, readyTimeout)
+	resp, err := http.Get(healthz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %s", healthz, resp.Status)
+	}
 	cancel()
 	waitFor(t, out, "altar: stopped", exitTimeout)
 	select {

@@ -91,7 +91,7 @@ log:
 	}
 	c := f.Config()
 	if c.HostID != "edge-1" || c.Mode != altarv1.HostMode_HOST_MODE_DEVELOPMENT || len(c.ManifestPaths) != 2 ||
-		c.GRPCAddr != "127.0.0.1:0" || f.HTTP.Addr != "127.0.0.1:0" ||
+		c.GRPCAddr != "127.0.0.1:0" || c.HTTPAddr != "127.0.0.1:0" ||
 		len(c.Keys) != 1 || c.Keys[0] != (auth.Key{ID: "admin-1", Role: auth.RoleAdmin, Hash: hashA}) ||
 		c.Sessions.DefaultTTL != 10*time.Minute || c.Sessions.MaxTTL != 2*time.Hour || c.Sessions.MaxSessions != 50 ||
 		c.Sessions.SweepInterval != 5*time.Second || c.Runtimes.HeartbeatInterval != 2*time.Second ||
@@ -267,8 +267,10 @@ func TestHTTPOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.HTTP.Addr != config.HTTPOff {
-		t.Errorf("http.addr = %q", f.HTTP.Addr)
+	if c := f.Config(); c.HTTPAddr != config.HTTPOff {
+		t.Errorf("HTTPAddr = %q", c.HTTPAddr)
+	} else if err := c.Validate(); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 // the file exists in the working directory.
 const DefaultPath = "altar.yaml"
 
-// DefaultHTTPAddr is where the HTTP API listens by default.
-const DefaultHTTPAddr = "127.0.0.1:8080"
+// DefaultHTTPAddr is where the HTTP API listens by default. (For a library
+// user gateway.DefaultConfig leaves HTTP off; `altar serve` turns it on.)
+const DefaultHTTPAddr = gateway.DefaultHTTPAddr
 
 // HTTPOff as http.addr serves no HTTP.
 const HTTPOff = "off"
@@ -152,8 +153,7 @@ func (f *File) Config() gateway.Config {
 	}
 	c.ManifestPaths = slices.Clone(f.Manifests)
 	c.GRPCAddr = f.GRPC.Addr
-	// TODO(issue 4): c.HTTPAddr = f.HTTP.Addr once gateway.Config has the
-	// HTTP server's address.
+	c.HTTPAddr = f.HTTP.Addr // "off" is off for the Host too
 	c.Keys = nil
 	for _, k := range f.Keys {
 		c.Keys = append(c.Keys, auth.Key{ID: k.ID, Role: auth.Role(k.Role), Hash: strings.ToLower(k.Hash)})
