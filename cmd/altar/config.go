@@ -30,9 +30,6 @@ are printed as their hashes, which is all the configuration holds.`,
 			if err != nil {
 				return printConfigError(cmd.ErrOrStderr(), err)
 			}
-			if err := file.Config().Validate(); err != nil {
-				return printConfigError(cmd.ErrOrStderr(), err)
-			}
 			out, err := yaml.MarshalWithOptions(file, yaml.IndentSequence(true))
 			if err != nil {
 				return err

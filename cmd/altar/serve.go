@@ -114,6 +114,9 @@ func (sf serveFlags) resolveConfigPath(env []string) string {
 
 func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if sf.shutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout %v is negative", sf.shutdownTimeout)
+	}
 	file, err := config.Load(sf.resolveConfigPath(env), env, sf.settings(cmd)...)
 	if err != nil {
 		return printConfigError(stderr, err)
@@ -126,9 +129,6 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 	log := file.Log.NewLogger(stderr)
 	cfg := file.Config()
 	cfg.Logger = log
-	if err := cfg.Validate(); err != nil {
-		return printConfigError(stderr, err)
-	}
 	if len(cfg.Keys) == 0 {
 		fmt.Fprintln(stderr, "altar: WARNING: no API keys are configured: every caller may do everything, so the gateway listens on loopback only. Add keys (see `altar keys hash`) to listen elsewhere.")
 		log.Warn("no API keys configured; listening on loopback only")
@@ -153,10 +153,6 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 		defer stopPprof()
 	}
 
-	h, err := gateway.New(cfg)
-	if err != nil {
-		return err
-	}
 	// Signals: the first starts a graceful shutdown (main's context is
 	// cancelled by it too), the second exits at once.
 	ctx, cancel := context.WithCancel(cmd.Context())
@@ -167,6 +163,10 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 	})
 	defer stopSignals()
 
+	h, err := gateway.New(cfg)
+	if err != nil {
+		return printConfigError(stderr, err)
+	}
 	if err := h.Start(ctx); err != nil {
 		_ = h.Close(context.Background())
 		return err
@@ -252,7 +252,8 @@ func printServing(w io.Writer, h *gateway.Host, file *config.File) {
 }
 
 // printConfigError prints every field error of a configuration failure, one
-// a line, and ends the command with status 1.
+// a line, and ends the command with status 1. Other errors are returned as
+// they are.
 func printConfigError(w io.Writer, err error) error {
 	var e *altarerr.Error
 	if !errors.As(err, &e) || len(e.Fields) == 0 {

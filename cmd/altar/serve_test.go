@@ -248,25 +248,24 @@ func TestServeBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("the shutdown timeout bounds a call that does not end", func(t *testing.T) {
+		p, addr := startServe(t, bin, "--shutdown-timeout", "200ms")
+		watchHealth(t, addr)
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, p.out, "altar: shutting down", exitTimeout)
+		if code := p.exitCode(t, exitTimeout); code != 0 {
+			t.Errorf("exit status %d, want 0", code)
+		}
+	})
+
 	t.Run("a second signal exits at once", func(t *testing.T) {
 		// A long shutdown timeout, and an open health Watch stream that a
 		// graceful stop waits for: without the second signal the process
 		// would run for a minute.
 		p, addr := startServe(t, bin, "--shutdown-timeout", "1m")
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := watch.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		watchHealth(t, addr)
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -278,4 +277,25 @@ func TestServeBinary(t *testing.T) {
 			t.Errorf("exit status %d, want %d", code, exitSecondSignal)
 		}
 	})
+}
+
+// watchHealth opens a health Watch stream to addr, a call that does not
+// end by itself and that a graceful stop therefore waits for. It is closed
+// when the test ends.
+func watchHealth(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	watch, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatal(err)
+	}
 }

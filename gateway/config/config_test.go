@@ -171,6 +171,10 @@ func TestFileErrors(t *testing.T) {
 		{"raw key instead of hash", "keys:\n  - {id: a, role: admin, hash: hunter2}\n", []want{{"keys[0].hash", 2, "64 hex characters"}}},
 		{"bad role and duplicate id", "keys:\n  - {id: a, role: admin, hash: " + hashA + "}\n  - {id: a, role: root, hash: " + hashA + "}\n",
 			[]want{{"keys[1].id", 3, "also the id of keys[0]"}, {"keys[1].role", 3, `"root" must be one of client, runtime, admin`}}},
+		{"default_ttl longer than max_ttl", "sessions:\n  default_ttl: 48h\n", []want{{"sessions.default_ttl", 2, "longer than sessions.max_ttl"}}},
+		{"heartbeat timeout within the interval", "runtimes:\n  heartbeat_interval: 1m\n  heartbeat_timeout: 30s\n",
+			[]want{{"runtimes.heartbeat_timeout", 3, "longer than runtimes.heartbeat_interval"}}},
+		{"not loopback without keys", "grpc:\n  addr: 0.0.0.0:50051\n", []want{{"grpc.addr", 2, "loopback only"}}},
 		{"not a mapping at all", "- a\n- b\n", []want{{"", 1, "want a mapping of host_id, mode"}}},
 		{"syntax", "grpc:\n  addr: [unclosed\n", []want{{"", 2, ""}}},
 		{"two documents", "mode: strict\n---\nmode: development\n", []want{{"", 3, "one YAML document"}}},
@@ -212,6 +216,8 @@ func TestEnvErrors(t *testing.T) {
 		{"keys with two parts", []string{"ALTAR_KEYS=a:admin"}, []want{{"keys[0]", 0, "from ALTAR_KEYS: want id:role:hash"}}},
 		{"keys with a bad role", []string{"ALTAR_KEYS=a:god:" + hashA}, []want{{"keys[0].role", 0, "from ALTAR_KEYS: \"god\""}}},
 		{"empty host id", []string{"ALTAR_HOST_ID="}, []want{{"host_id", 0, "from ALTAR_HOST_ID: must not be empty"}}},
+		{"not loopback without keys", []string{"ALTAR_HTTP_ADDR=0.0.0.0:8080"}, []want{{"http.addr", 0, "from ALTAR_HTTP_ADDR: with no API keys"}}},
+		{"default timeout over the max", []string{"ALTAR_INVOKE_DEFAULT_TIMEOUT=10m"}, []want{{"invoke.default_timeout", 0, "from ALTAR_INVOKE_DEFAULT_TIMEOUT: must not exceed invoke.max_timeout"}}},
 		{"empty http address", []string{"ALTAR_HTTP_ADDR="}, []want{{"http.addr", 0, "from ALTAR_HTTP_ADDR: \"\" is not host:port"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,6 +334,8 @@ func TestVariables(t *testing.T) {
 			value = "warn"
 		case "log.format":
 			value = "json"
+		case "runtimes.heartbeat_timeout":
+			value = "3s"
 		}
 		env = append(env, v.Name+"="+value)
 	}

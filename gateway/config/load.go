@@ -104,10 +104,36 @@ func Load(path string, env []string, settings ...Setting) (*File, error) {
 		l.setString(v, s.Value, origin{source: s.Source}, f)
 	}
 	l.check(f)
+	if len(l.err.Fields) == 0 {
+		// The rules between keys, once every value is good (a bad value
+		// has left its default in place, which would mislead them).
+		l.crossCheck(f)
+	}
 	if len(l.err.Fields) > 0 {
 		return nil, l.err
 	}
 	return f, nil
+}
+
+// hostPaths renames the paths of gateway.Config.Validate's field errors
+// that differ from the file's keys.
+var hostPaths = map[string]string{"grpc_addr": "grpc.addr", "http_addr": "http.addr"}
+
+// crossCheck runs gateway.Config.Validate and reports its field errors at
+// the file's key paths, with where each value came from.
+func (l *loader) crossCheck(f *File) {
+	err := f.Config().Validate()
+	var e *altarerr.Error
+	if !errors.As(err, &e) {
+		if err != nil {
+			l.fail(origin{}, "", RuleValue, "%v", err)
+		}
+		return
+	}
+	for _, fe := range e.Fields {
+		path := cmp.Or(hostPaths[fe.GetPath()], fe.GetPath())
+		l.fail(l.origin[path], path, fe.GetRule(), "%s", fe.GetMessage())
+	}
 }
 
 func unwrapPathError(err error) error {
