@@ -326,3 +326,58 @@ func TestHTTPConfig(t *testing.T) {
 		t.Fatalf("HTTP is off but listens on %s", h.HTTPAddr())
 	}
 }
+
+// TestHTTPDisconnectCancels: a client that goes away, from a unary call or
+// a stream, cancels the invocation at the runtime.
+func TestHTTPDisconnectCancels(t *testing.T) {
+	h, base := startHTTPHost(t, nil)
+	tl := newTools()
+	startRuntime(t, h, "rt-a", tl, sdk.WithCapabilities(altarv1.CapabilityStreaming, altarv1.CapabilityCancellation))
+	t.Run("stream", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctxT(t))
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/tools/ticks/stream",
+			strings.NewReader(`{"parameters":{"n":100000},"invocationId":"inv-sse-gone"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read one event, then go away with the rest unread.
+		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		_ = resp.Body.Close()
+		waitUntil(t, func() bool {
+			inv, err := h.client.GetInvocation(ctxT(t), &altarv1.GetInvocationRequest{InvocationId: "inv-sse-gone"})
+			return err == nil && inv.GetInvocation().GetState() == altarv1.InvocationState_INVOCATION_STATE_CANCELLED
+		})
+	})
+	t.Run("invoke", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctxT(t))
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/tools/block/invoke", strings.NewReader(`{"parameters":{"tag":"invoke"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		done := make(chan error, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+			done <- err
+		}()
+		select {
+		case got := <-tl.started:
+			if got != "rt-a:invoke" {
+				t.Fatalf("started %q", got)
+			}
+		case err := <-done:
+			t.Fatalf("the call ended before it started: %v", err)
+		}
+		cancel()
+		if got := <-tl.cancelled; got != "rt-a:invoke" {
+			t.Fatalf("cancelled %q", got)
+		}
+		<-done
+	})
+}

@@ -44,6 +44,14 @@ func parseInvoke(tool string, body []byte, maxBytes int) (*altarv1.InvokeRequest
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, jsonError(err)
 	}
+	for _, pair := range [][2]string{{"sessionId", "session_id"}, {"invocationId", "invocation_id"}, {"correlationId", "correlation_id"}} {
+		_, a := fields[pair[0]]
+		_, b := fields[pair[1]]
+		if a && b {
+			return nil, altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "the invoke request has both %q and %q", pair[0], pair[1]).
+				WithField("/"+pair[1], "duplicate", "the same field as "+pair[0])
+		}
+	}
 	for k, raw := range fields {
 		field := func(dst any) error {
 			if err := json.Unmarshal(raw, dst); err != nil {

@@ -165,6 +165,10 @@ func TestHTTPBadRequests(t *testing.T) {
 		{"no content type", "POST", "/v1/sessions", "", strings.NewReader(`{}`), 415, "INVALID_REQUEST", "application/json", ""},
 		{"unknown invoke field", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{"params":{}}`), 400, "INVALID_REQUEST", `"params"`, "/params"},
 		{"unknown canonical field", "POST", "/v1/sessions", "application/json", strings.NewReader(`{"tll":"5s"}`), 400, "INVALID_REQUEST", `tll`, ""},
+		{"field spelled twice", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{"sessionId":"a","session_id":"b"}`), 400, "INVALID_REQUEST", "both", "/session_id"},
+		{"parameters not an object", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{"parameters":"x"}`), 400, "INVALID_REQUEST", "parameters", ""},
+		{"body not an object", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`[1]`), 400, "INVALID_REQUEST", "JSON object", ""},
+		{"trailing garbage", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{} x`), 400, "INVALID_REQUEST", "offset", ""},
 		{"bad timeout", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{"timeout":"soon"}`), 400, "INVALID_REQUEST", "duration", "/timeout"},
 		{"int64 overflow", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(`{"parameters":{"n":9223372036854775808}}`), 400, "INVALID_ARGUMENTS", "", "/n"},
 		{"oversize body", "POST", "/v1/tools/echo/invoke", "application/json", strings.NewReader(big), 413, "PAYLOAD_TOO_LARGE", "1024", ""},
@@ -464,6 +468,19 @@ func TestHTTPStreamWebSocket(t *testing.T) {
 		}
 		if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 			t.Fatalf("after the error: %v", err)
+		}
+	})
+	t.Run("message too big", func(t *testing.T) {
+		ctx := ctxT(t)
+		small := serve(t, api, nil, WithHTTPMaxBodyBytes(64))
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(small.URL, "http")+"/v1/tools/ticks/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		_ = c.Write(ctx, websocket.MessageText, []byte(`{"parameters":{"s":"`+strings.Repeat("x", 100)+`"}}`))
+		if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+			t.Fatalf("oversize message: %v", err)
 		}
 	})
 	t.Run("disconnect cancels", func(t *testing.T) {
