@@ -149,7 +149,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	for _, want := range []string{
 		path + `:2:3: grpc.adr: unknown key "adr"`,
 		path + ":4:12: sessions.max_ttl: \"soon\" is not a duration",
-		"from ALTAR_INVOKE_TIMEOUT: ALTAR_INVOKE_TIMEOUT matches no configuration key",
+		"  ALTAR_INVOKE_TIMEOUT matches no configuration key",
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())

@@ -208,7 +208,7 @@ func TestEnvErrors(t *testing.T) {
 		want []want
 	}{
 		{"unknown variable", []string{"ALTAR_GRPC_ADDRESS=x"}, []want{{"", 0, "ALTAR_GRPC_ADDRESS matches no configuration key; did you mean ALTAR_GRPC_ADDR?"}}},
-		{"unknown variable, nothing near", []string{"ALTAR_FROBNICATE=1"}, []want{{"", 0, "from ALTAR_FROBNICATE: ALTAR_FROBNICATE matches no configuration key ("}}},
+		{"unknown variable, nothing near", []string{"ALTAR_FROBNICATE=1"}, []want{{"", 0, "ALTAR_FROBNICATE matches no configuration key ("}}},
 		{"bad duration", []string{"ALTAR_SESSIONS_MAX_TTL=1 day"}, []want{{"sessions.max_ttl", 0, `from ALTAR_SESSIONS_MAX_TTL: "1 day" is not a duration`}}},
 		{"bad count", []string{"ALTAR_SESSIONS_MAX_SESSIONS=lots"}, []want{{"sessions.max_sessions", 0, "from ALTAR_SESSIONS_MAX_SESSIONS: \"lots\" is not a whole number"}}},
 		{"negative count", []string{"ALTAR_SESSIONS_MAX_SESSIONS=-1"}, []want{{"sessions.max_sessions", 0, "from ALTAR_SESSIONS_MAX_SESSIONS: -1 must be at least 1"}}},

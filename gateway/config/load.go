@@ -171,7 +171,7 @@ func (l *loader) environment(env []string, f *File) {
 			if near := nearest(name); near != "" {
 				hint = "; did you mean " + near + "?"
 			}
-			l.fail(o, "", RuleUnknown, "%s matches no configuration key%s (the keys and their variables are in docs/configuration.md)", name, hint)
+			l.fail(origin{}, "", RuleUnknown, "%s matches no configuration key%s (the keys and their variables are in docs/configuration.md)", name, hint)
 			continue
 		}
 		l.setString(v, values[name], o, f)
