@@ -381,3 +381,41 @@ func TestHTTPDisconnectCancels(t *testing.T) {
 		<-done
 	})
 }
+
+// TestHTTPCloseLetsCallsFinish: Close stops taking HTTP calls but lets the
+// one in flight answer.
+func TestHTTPCloseLetsCallsFinish(t *testing.T) {
+	h, base := startHTTPHost(t, nil)
+	tl := newTools()
+	startRuntime(t, h, "rt-a", tl)
+	done := make(chan string, 1)
+	go func() {
+		// Not httpDo: t.Fatal belongs to the test's goroutine.
+		resp, err := http.Post(base+"/v1/tools/block_idem/invoke", "application/json", strings.NewReader(`{"parameters":{"tag":"close"}}`))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- resp.Status + " " + string(b)
+	}()
+	<-tl.started
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_ = h.Close(ctxT(t))
+	}()
+	waitUntil(t, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err != nil // no longer accepting
+	})
+	close(tl.release)
+	if r := <-done; !strings.HasPrefix(r, "200 ") || !strings.Contains(r, "released by rt-a") {
+		t.Fatalf("in-flight call: %s", r)
+	}
+	<-closed
+}

@@ -556,13 +556,14 @@ func TestHTTPRoutesMatchOpenAPI(t *testing.T) {
 	}
 }
 
-// TestHTTPSlowCallOutlivesReadTimeout: the read deadline bounds reading the
-// request only; a call (or stream) that runs past it is not cut.
-func TestHTTPSlowCallOutlivesReadTimeout(t *testing.T) {
-	const readTimeout = 50 * time.Millisecond
+// TestHTTPDeadlines: the read deadline bounds reading the request only, so
+// a slow call is not taken for a client gone away; the write deadline
+// bounds a unary response but not a stream.
+func TestHTTPDeadlines(t *testing.T) {
+	const timeout = 50 * time.Millisecond
 	slow := func(ctx context.Context) error {
 		select {
-		case <-time.After(4 * readTimeout):
+		case <-time.After(4 * timeout):
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -570,10 +571,12 @@ func TestHTTPSlowCallOutlivesReadTimeout(t *testing.T) {
 	}
 	api := &fakeAPI{
 		invoke: func(ctx context.Context, r *altarv1.InvokeRequest) (*altarv1.InvokeResponse, error) {
-			if err := slow(ctx); err != nil {
-				return nil, err
+			if r.GetToolName() == "slow" {
+				if err := slow(ctx); err != nil {
+					return nil, err
+				}
 			}
-			return echoTool(ctx, r)
+			return echoTool(ctx, &altarv1.InvokeRequest{ToolName: "echo"})
 		},
 		invokeStream: func(ctx context.Context, r *altarv1.InvokeRequest, send func(*altarv1.StreamChunk) error) error {
 			if err := send(&altarv1.StreamChunk{ChunkId: 1, Payload: schema.Int(1)}); err != nil {
@@ -585,12 +588,31 @@ func TestHTTPSlowCallOutlivesReadTimeout(t *testing.T) {
 			return send(&altarv1.StreamChunk{ChunkId: 2, Payload: schema.Int(2), IsFinal: true})
 		},
 	}
-	srv := serve(t, api, nil, WithHTTPTimeouts(readTimeout, time.Second))
-	if r := do(t, "POST", srv.URL+"/v1/tools/echo/invoke", "application/json", strings.NewReader(`{}`)); r.status != 200 {
-		t.Fatalf("invoke: %d %s", r.status, r.body)
-	}
-	r := do(t, "POST", srv.URL+"/v1/tools/ticks/stream", "application/json", strings.NewReader(`{}`))
-	if ev := readSSE(t, strings.NewReader(string(r.body)), 0); len(ev) != 2 || !strings.Contains(ev[1].data, `"isFinal":true`) {
-		t.Fatalf("stream: %d %s", r.status, r.body)
-	}
+	t.Run("read deadline does not cut a slow call", func(t *testing.T) {
+		srv := serve(t, api, nil, WithHTTPTimeouts(timeout, time.Minute))
+		if r := do(t, "POST", srv.URL+"/v1/tools/slow/invoke", "application/json", strings.NewReader(`{}`)); r.status != 200 {
+			t.Fatalf("invoke: %d %s", r.status, r.body)
+		}
+	})
+	srv := serve(t, api, nil, WithHTTPTimeouts(timeout, timeout))
+	t.Run("write deadline cuts a slow unary response", func(t *testing.T) {
+		req, _ := http.NewRequestWithContext(ctxT(t), "POST", srv.URL+"/v1/tools/slow/invoke", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			t.Fatalf("a response after the write deadline: %d", resp.StatusCode)
+		}
+	})
+	t.Run("a fast unary response is not cut", func(t *testing.T) {
+		if r := do(t, "POST", srv.URL+"/v1/tools/echo/invoke", "application/json", strings.NewReader(`{}`)); r.status != 200 {
+			t.Fatalf("invoke: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("streams outlive both deadlines", func(t *testing.T) {
+		r := do(t, "POST", srv.URL+"/v1/tools/ticks/stream", "application/json", strings.NewReader(`{}`))
+		if ev := readSSE(t, strings.NewReader(string(r.body)), 0); len(ev) != 2 || !strings.Contains(ev[1].data, `"isFinal":true`) {
+			t.Fatalf("stream: %d %s", r.status, r.body)
+		}
+	})
 }
