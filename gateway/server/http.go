@@ -185,6 +185,7 @@ func (s *httpServer) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			var err error
 			if p, err = s.keys.Authenticate(presented); err != nil {
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="altar"`)
 				return err
 			}
 			admin := strings.HasPrefix(c.Path(), "/v1/admin/")

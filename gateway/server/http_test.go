@@ -252,6 +252,9 @@ func TestHTTPAuth(t *testing.T) {
 				if tc.status == 401 && e.Message != "missing or invalid credential" {
 					t.Fatalf("401 gives a hint: %q", e.Message)
 				}
+				if tc.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+					t.Fatal("401 without WWW-Authenticate")
+				}
 			}
 			if seen.Role != tc.role {
 				t.Fatalf("principal %+v, want role %q", seen, tc.role)
