@@ -59,5 +59,6 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newCallCommand())
 	root.AddCommand(newSessionsCommand())
 	root.AddCommand(newRuntimesCommand())
+	root.AddCommand(newConfigCommand(), newKeysCommand())
 	return root
 }
