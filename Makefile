@@ -18,8 +18,11 @@ build:
 	$(GO) build -o bin/altar ./cmd/altar
 
 ## run: what the README's Quickstart runs.
-run validate:
-	$(GO) run ./cmd/altar validate manifests/*.yaml manifests/*.json
+run:
+	$(GO) run ./cmd/altar serve
+
+validate:
+	$(GO) run ./cmd/altar validate manifests/
 
 ## test: the whole suite, with the race detector.
 test:
