@@ -5,8 +5,12 @@
 // chunks and heartbeats), and the registry of connected runtimes with their
 // health.
 //
-// Lifecycle and contexts: the gRPC service's stream context is owned by
-// gRPC and ends when the runtime disconnects; a runtime's reader goroutine
+// The protocol loop (Service.Serve) is transport-neutral: it runs over any
+// MessageStream, a gRPC stream (Service.Connect) or a WebSocket adapted by
+// gateway/server.
+//
+// Lifecycle and contexts: a stream's context is owned by its transport
+// (gRPC, or the WebSocket handler) and ends when the runtime disconnects; a runtime's reader goroutine
 // and heartbeat loop are owned by that stream and stop with it. A call's
 // context is owned by the caller of Conn.Invoke; cancelling it sends
 // CancelInvocation. When a runtime disconnects, Done is closed and every

@@ -114,26 +114,50 @@ func NewService(registry *Registry, authority ContractAuthority, opts ...Service
 
 var runtimeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// grpcSender serialises Sends on one gRPC stream (which is not safe for
-// concurrent Send).
-type grpcSender struct {
-	mu     sync.Mutex
-	stream altarv1.RuntimeService_ConnectServer
+// MessageStream is one runtime's bidirectional stream of messages, whatever
+// carries it: a gRPC stream (Connect) or a WebSocket (gateway/server).
+//
+// Context is owned by the transport and must end when the stream does (the
+// peer went away, or the transport closed it). Recv is called from one
+// goroutine at a time; Send from one at a time as well (Serve serialises
+// its sends), but concurrently with Recv. Recv must return an error once
+// Context has ended.
+type MessageStream interface {
+	Context() context.Context
+	Send(*altarv1.HostMessage) error
+	Recv() (*altarv1.RuntimeMessage, error)
 }
 
-func (s *grpcSender) send(m *altarv1.HostMessage) error {
+// streamSender serialises Sends on one stream (neither a gRPC stream nor a
+// WebSocket adapter need be safe for concurrent Send).
+type streamSender struct {
+	mu     sync.Mutex
+	stream MessageStream
+}
+
+func (s *streamSender) send(m *altarv1.HostMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stream.Send(m)
 }
 
-// Connect runs one runtime's stream: announce, then the receive loop and
-// the heartbeat loop until the runtime leaves, misses its heartbeats, or the
-// Host shuts down. When it returns, every call in flight on the runtime has
-// failed with RUNTIME_UNAVAILABLE and its tools are unrouted.
+// Connect runs one runtime's gRPC stream (see Serve).
 func (s *Service) Connect(stream altarv1.RuntimeService_ConnectServer) error {
+	return s.Serve(stream, "grpc")
+}
+
+// Serve runs one runtime's stream: announce, then the receive loop and the
+// heartbeat loop until the runtime leaves, misses its heartbeats, or the
+// Host shuts down. transport names the carrier in the runtime's
+// Conn.Transport ("grpc", "websocket"). When it returns, every call in
+// flight on the runtime has failed with RUNTIME_UNAVAILABLE and its tools
+// are unrouted; the caller must then end the stream (so that its Context
+// ends and a Recv still blocked returns). The error is a gRPC status error
+// (a refusal, a protocol violation, missed heartbeats), or nil when the
+// runtime left or the Host closed the connection.
+func (s *Service) Serve(stream MessageStream, transport string) error {
 	ctx := stream.Context()
-	sender := &grpcSender{stream: stream}
+	sender := &streamSender{stream: stream}
 
 	announce, corr, err := s.receiveAnnounce(stream)
 	if err != nil {
@@ -149,7 +173,7 @@ func (s *Service) Connect(stream altarv1.RuntimeService_ConnectServer) error {
 		return refusal.GRPCStatus().Err()
 	}
 
-	conn := newStreamConn(announce, "grpc", sender, s.opts.streamBuffer, s.opts.stallTimeout)
+	conn := newStreamConn(announce, transport, sender, s.opts.streamBuffer, s.opts.stallTimeout)
 	if old := s.registry.Add(conn); old != nil {
 		if oc, ok := old.(*streamConn); ok {
 			oc.close(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, "replaced by a new connection of the same runtime"))
@@ -182,9 +206,10 @@ func (s *Service) Connect(stream altarv1.RuntimeService_ConnectServer) error {
 
 	// The receive loop runs in its own goroutine so that this one can end
 	// the stream (heartbeat timeout, replacement, shutdown) while Recv
-	// blocks. The stream owns it: returning from Connect cancels the
-	// stream's context, which ends Recv and so the loop (it cannot be waited
-	// for here, since Recv only returns after Connect has). What it does
+	// blocks. The stream owns it: returning from Serve ends the stream
+	// (gRPC cancels its context; other transports close it), which ends
+	// Recv and so the loop (it cannot be waited for here, since Recv only
+	// returns after Serve has). What it does
 	// after the connection closed is harmless: results for calls that were
 	// already failed are dropped.
 	recvDone := make(chan error, 1)
@@ -252,7 +277,7 @@ func (s *Service) lastHeartbeat(c *streamConn) time.Time {
 
 // receiveAnnounce waits, bounded, for the stream's first message, which
 // must be AnnounceRuntime.
-func (s *Service) receiveAnnounce(stream altarv1.RuntimeService_ConnectServer) (*altarv1.AnnounceRuntime, string, error) {
+func (s *Service) receiveAnnounce(stream MessageStream) (*altarv1.AnnounceRuntime, string, error) {
 	type recvResult struct {
 		msg *altarv1.RuntimeMessage
 		err error
@@ -315,7 +340,7 @@ func (s *Service) checkAnnounce(a *altarv1.AnnounceRuntime) *altarerr.Error {
 // receiveLoop handles everything the runtime sends after its announce. It
 // returns when the stream ends; a protocol violation is returned as an
 // *altarerr.Error.
-func (s *Service) receiveLoop(stream altarv1.RuntimeService_ConnectServer, conn *streamConn, log *slog.Logger) error {
+func (s *Service) receiveLoop(stream MessageStream, conn *streamConn, log *slog.Logger) error {
 	id := conn.ID()
 	for {
 		msg, err := stream.Recv()
@@ -454,4 +479,7 @@ func messageKind(m *altarv1.RuntimeMessage) string {
 	return fmt.Sprintf("%T", m.GetMessage())
 }
 
-var _ altarv1.RuntimeServiceServer = (*Service)(nil)
+var (
+	_ altarv1.RuntimeServiceServer = (*Service)(nil)
+	_ MessageStream                = altarv1.RuntimeService_ConnectServer(nil)
+)
