@@ -19,6 +19,7 @@ import (
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/auth"
+	"github.com/altar-gateway/altar/gateway/runtime"
 	"github.com/altar-gateway/altar/gateway/wire"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -52,6 +53,9 @@ type httpOptions struct {
 	writeTimeout time.Duration
 	ready        func(context.Context) error
 	log          *slog.Logger
+	runtimes     RuntimeServer // nil: /v1/runtimes/connect answers 404
+	pingInterval time.Duration
+	pingTimeout  time.Duration
 }
 
 type httpOptionFunc func(*httpOptions)
@@ -124,6 +128,8 @@ func newEcho(api API, keys *auth.KeySet, opts ...HTTPOption) *echo.Echo {
 		readTimeout:  DefaultHTTPReadTimeout,
 		writeTimeout: DefaultHTTPWriteTimeout,
 		log:          slog.New(slog.DiscardHandler),
+		pingInterval: runtime.DefaultHeartbeatInterval,
+		pingTimeout:  runtime.DefaultHeartbeatTimeout,
 	}
 	for _, opt := range opts {
 		opt.apply(&o)
@@ -155,6 +161,9 @@ func newEcho(api API, keys *auth.KeySet, opts ...HTTPOption) *echo.Echo {
 	v1.GET("/stats", s.stats)
 	v1.GET("/host", s.hostInfo)
 	v1.GET("/runtimes", s.listRuntimes)
+	// Runtimes connect with a runtime (or admin) key, which the client API
+	// refuses: the route has its own authentication.
+	e.GET("/v1/runtimes/connect", s.runtimeConnect, s.authenticateRuntime)
 	v1.POST("/admin/manifests", s.loadManifest)
 	v1.POST("/admin/manifests/reload", s.reloadManifests)
 	v1.PUT("/admin/mode", s.setMode)

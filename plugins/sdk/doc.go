@@ -77,6 +77,13 @@
 // the Host's error. When the stream breaks, Serve reconnects with
 // exponential backoff and jitter and bootstraps again.
 //
+// Given a "ws://" or "wss://" URL of the Host's /v1/runtimes/connect, Serve
+// runs the same protocol over a WebSocket instead (docs/http.md), one
+// message per frame: binary protobuf (WebSocketProto, the default) or text
+// JSON (WebSocketJSON). WithWebSocketDialOptions sets its headers (the
+// runtime's key), HTTP client and subprotocol. Having no half-close, the
+// WebSocket is closed normally where a gRPC stream would be half-closed.
+//
 // Each ToolCall runs in its own goroutine. One sender goroutine writes every
 // message to the stream, from a bounded queue; heartbeats go ahead of queued
 // results. When the queue is full, emit and result delivery wait: a slow

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/coder/websocket"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -38,6 +39,7 @@ type config struct {
 	reconnectMax   time.Duration
 	dialOpts       []grpc.DialOption
 	creds          credentials.TransportCredentials
+	wsOpts         *websocket.DialOptions
 	metadata       map[string]string
 	onFulfilled    func(Fulfilment)
 	sendQueue      int
@@ -140,6 +142,15 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // other; pass insecure.NewCredentials() to dial a remote Host without TLS.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return optionFunc(func(c *config) { c.creds = creds })
+}
+
+// WithWebSocketDialOptions sets how Serve dials a "ws://" or "wss://"
+// address: HTTPHeader carries the runtime's key ("Authorization: Bearer
+// <key>"), HTTPClient the TLS configuration, Subprotocols the encoding
+// (WebSocketProto, the default, or WebSocketJSON). The options are copied
+// on each dial; gRPC options do not apply to WebSocket, nor these to gRPC.
+func WithWebSocketDialOptions(opts *websocket.DialOptions) Option {
+	return optionFunc(func(c *config) { c.wsOpts = opts })
 }
 
 // WithMetadata sets free key-value pairs announced to the Host (shown by

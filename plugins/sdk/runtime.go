@@ -185,7 +185,8 @@ func (r *Runtime) Status() Status {
 }
 
 // Serve connects to the Host's RuntimeService at addr ("host:port", or any
-// gRPC target) and serves the tools until ctx ends or Shutdown completes, in
+// gRPC target; or a "ws://" or "wss://" URL of the Host's
+// /v1/runtimes/connect WebSocket, see WithWebSocketDialOptions) and serves the tools until ctx ends or Shutdown completes, in
 // which case it returns nil. When the stream breaks it reconnects with
 // exponential backoff and jitter (WithReconnect), announcing again.
 //
@@ -203,12 +204,17 @@ func (r *Runtime) Serve(ctx context.Context, addr string) error {
 		return ErrServing
 	}
 	defer close(r.served)
-	cc, err := grpc.NewClient(addr, r.dialOptions(addr)...)
-	if err != nil {
-		return fmt.Errorf("sdk: dial %s: %w", addr, err)
+	var dial dialer
+	if isWebSocketURL(addr) {
+		dial = r.webSocketDialer(addr)
+	} else {
+		cc, err := grpc.NewClient(addr, r.dialOptions(addr)...)
+		if err != nil {
+			return fmt.Errorf("sdk: dial %s: %w", addr, err)
+		}
+		defer cc.Close()
+		dial = grpcDialer(altarv1.NewRuntimeServiceClient(cc))
 	}
-	defer cc.Close()
-	client := altarv1.NewRuntimeServiceClient(cc)
 
 	var calls sync.WaitGroup
 	defer calls.Wait()
@@ -219,7 +225,7 @@ func (r *Runtime) Serve(ctx context.Context, addr string) error {
 		if ctx.Err() != nil || r.shuttingDown() {
 			return nil
 		}
-		accepted, err := r.connect(ctx, client, addr, &calls, log)
+		accepted, err := r.connect(ctx, dial, addr, &calls, log)
 		var refused *RefusedError
 		if errors.As(err, &refused) && !refused.Err.Retryable() {
 			return err

@@ -59,7 +59,7 @@ var closeSendMsg = &altarv1.RuntimeMessage{}
 type session struct {
 	r      *Runtime
 	log    *slog.Logger
-	stream grpc.BidiStreamingClient[altarv1.RuntimeMessage, altarv1.HostMessage]
+	stream clientStream
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	calls  *sync.WaitGroup
@@ -92,16 +92,38 @@ type session struct {
 	drainTimer     *time.Timer
 }
 
+// clientStream is the runtime's end of one connection to the Host: a gRPC
+// stream, or a WebSocket (wsStream). Send and CloseSend are called from one
+// goroutine at a time (sendMu), Recv from another. The stream must end when
+// the context it was opened with ends.
+type clientStream interface {
+	Send(*altarv1.RuntimeMessage) error
+	Recv() (*altarv1.HostMessage, error)
+	CloseSend() error
+}
+
+// dialer opens one stream to the Host, bound to ctx.
+type dialer func(ctx context.Context) (clientStream, error)
+
+// grpcDialer opens gRPC streams on client.
+func grpcDialer(client altarv1.RuntimeServiceClient) dialer {
+	return func(ctx context.Context) (clientStream, error) {
+		return client.Connect(ctx)
+	}
+}
+
+var _ clientStream = grpc.BidiStreamingClient[altarv1.RuntimeMessage, altarv1.HostMessage](nil)
+
 // connect runs one connection to its end. accepted reports whether the Host
 // accepted the announcement (which resets the backoff).
-func (r *Runtime) connect(ctx context.Context, client altarv1.RuntimeServiceClient, addr string, calls *sync.WaitGroup, log *slog.Logger) (accepted bool, err error) {
+func (r *Runtime) connect(ctx context.Context, dial dialer, addr string, calls *sync.WaitGroup, log *slog.Logger) (accepted bool, err error) {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer func() {
 		r.updateStatus(func(st *Status) { st.Connected, st.LastError = false, err })
 	}()
 
-	stream, err := client.Connect(sctx)
+	stream, err := dial(sctx)
 	if err != nil {
 		return false, fmt.Errorf("connect to %s: %w", addr, err)
 	}
