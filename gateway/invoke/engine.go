@@ -498,6 +498,15 @@ func (e *Engine) attempt(ctx context.Context, c *call, p *prepared, pk *pick, tc
 		aerr = altarerr.New(altarv1.ErrorCode_ERROR_CODE_PROTOCOL_VIOLATION, "runtime %q answered with neither a result nor an error", pk.rt.id)
 	default:
 		aerr = e.judge(res, c, p, pk.rt.id)
+		if aerr == nil && res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR &&
+			res.GetError().GetCode() == altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED && deadlineReached(ctx, p.timeout) {
+			// The runtime noticed the call's deadline first (its clock may
+			// run a little ahead of the Host's): the same outcome as the
+			// Host noticing it, so the caller sees it the same way. A tool
+			// whose own upstream timed out well before the deadline keeps
+			// its answer.
+			aerr, res = altarerr.New(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, "no result within %v", p.timeout), nil
+		}
 	}
 	// The breaker judges the runtime by aerr only: a tool's own failure is
 	// an answer, whatever code the tool chose for it.
@@ -639,6 +648,17 @@ func asLocalError(ctx context.Context, c *call, err error) *altarerr.Error {
 }
 
 // ctxError explains why the call's context ended.
+// deadlineReached reports whether ctx's deadline has passed or is so close
+// (a twentieth of the call's time, at least 10ms) that a runtime reporting
+// DEADLINE_EXCEEDED was reporting this call's deadline.
+func deadlineReached(ctx context.Context, timeout time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return false
+	}
+	return time.Until(dl) <= max(10*time.Millisecond, timeout/20)
+}
+
 func ctxError(ctx context.Context, c *call, timeout time.Duration) *altarerr.Error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		if timeout > 0 {

@@ -241,3 +241,30 @@ func TestBreaker(t *testing.T) {
 		t.Errorf("unknown runtime's breaker: %s", got)
 	}
 }
+
+func TestRuntimeReportingTheDeadline(t *testing.T) {
+	t.Run("at the deadline it is the call's deadline", func(t *testing.T) {
+		conn := invoketest.NewConn("r1")
+		conn.InvokeFunc = func(ctx context.Context, _ *altarv1.ToolCall) (*altarv1.ToolResult, error) {
+			<-ctx.Done() // the runtime's clock fired first; it answers with its own verdict
+			return invoketest.Failure(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, "deadline"), nil
+		}
+		h := newHarness(t, weatherContract(), []*invoketest.Conn{conn})
+		req := weatherReq("", "Oslo")
+		req.Timeout = durationpb.New(20 * time.Millisecond)
+		if _, err := h.engine.Invoke(h.ctx(), req); code(t, err) != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("long before it the tool's own timeout is its answer", func(t *testing.T) {
+		conn := invoketest.NewConn("r1")
+		conn.InvokeFunc = func(context.Context, *altarv1.ToolCall) (*altarv1.ToolResult, error) {
+			return invoketest.Failure(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, "upstream timed out"), nil
+		}
+		h := newHarness(t, weatherContract(), []*invoketest.Conn{conn})
+		res, err := h.engine.Invoke(h.ctx(), weatherReq("", "Oslo"))
+		if err != nil || res.GetError().GetMessage() != "upstream timed out" {
+			t.Fatalf("res = %v, err = %v", res, err)
+		}
+	})
+}
