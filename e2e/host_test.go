@@ -228,7 +228,7 @@ func startGateway(t *testing.T, k keys, args ...string) *gateway {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "altar serve", altarBin, append([]string{"serve", "--config", path}, args...)...)
+	p := start(t, "altar serve", altarBin, append([]string{"serve", "--config", path, "--no-example-runtime"}, args...)...)
 	g := &gateway{process: p, keys: k}
 	// "altar: serving gRPC on 127.0.0.1:PORT (strict mode, ...)"
 	g.grpcAddr = strings.Fields(p.waitLine(t, "altar: serving gRPC on ", readyTimeout))[4]

@@ -240,9 +240,13 @@ type Host struct {
 	listener  net.Listener
 	httpLis   net.Listener
 	closing   bool
+	attached  []runtime.Conn // runtimes with no transport, detached by Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	closedOnce sync.Once
+	closedCh   chan struct{}
 }
 
 // New builds a Host and loads its manifests.
@@ -394,6 +398,8 @@ func (h *Host) GRPCAddr() string {
 // runtime connection is closed and background work ends.
 func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
+		h.closed()
+		close(h.closedCh)
 		h.mu.Lock()
 		h.closing = true
 		started := h.httpLis != nil
@@ -426,6 +432,13 @@ func (h *Host) Close(ctx context.Context) error {
 		}
 		<-httpDone
 		h.service.CloseAll(ctx)
+		h.mu.Lock()
+		attached := h.attached
+		h.attached = nil
+		h.mu.Unlock()
+		for _, c := range attached {
+			h.detach(c)
+		}
 		h.mu.Lock()
 		if h.cancel != nil {
 			h.cancel()
@@ -461,6 +474,54 @@ func (h *Host) Runtimes() *runtime.Registry { return h.runtimes }
 
 // Engine is the invocation engine.
 func (h *Host) Engine() *invoke.Engine { return h.engine }
+
+// Attach connects a runtime that needs no transport (an in-process runtime
+// such as the built-in example, or a bridge) and offers its tools under the
+// same fulfil rules as any runtime: it cannot widen a contract. It returns
+// the Host's answer. A runtime none of whose tools was accepted is detached
+// again at once; the others are detached by Close, or when their Done
+// closes.
+func (h *Host) Attach(c runtime.Conn, offer *altarv1.FulfillTools) *altarv1.FulfillToolsResponse {
+	if old := h.runtimes.Add(c); old != nil {
+		h.registry.Disconnected(old.ID())
+	}
+	resp := h.registry.Fulfill(c.Announcement(), offer)
+	h.runtimes.AddTools(c.ID(), resp.GetAccepted())
+	if len(resp.GetAccepted()) == 0 {
+		h.detach(c)
+		return resp
+	}
+	h.mu.Lock()
+	h.attached = append(h.attached, c)
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		select {
+		case <-c.Done():
+			h.detach(c)
+		case <-h.closed():
+		}
+	}()
+	return resp
+}
+
+// detach unroutes a runtime attached with Attach and closes it when it can
+// be closed.
+func (h *Host) detach(c runtime.Conn) {
+	if h.runtimes.Remove(c) {
+		h.registry.Disconnected(c.ID())
+	}
+	if closer, ok := c.(interface{ Close() }); ok {
+		closer.Close()
+	}
+}
+
+// closed is closed once Close has begun.
+func (h *Host) closed() <-chan struct{} {
+	h.closedOnce.Do(func() { h.closedCh = make(chan struct{}) })
+	return h.closedCh
+}
 
 // resolver adapts the contract registry to the engine's Resolver.
 type resolver struct{ r *contract.Registry }

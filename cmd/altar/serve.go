@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -19,6 +20,10 @@ import (
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/config"
+	"github.com/altar-gateway/altar/gateway/runtime"
+	"github.com/altar-gateway/altar/plugins/examples/calculator/calc"
+	"github.com/altar-gateway/altar/plugins/sdk"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 // exitSecondSignal is the exit code when a second SIGINT or SIGTERM cuts a
@@ -39,6 +44,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	cpuProfile      string
 	pprofAddr       string
+	noExample       bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -69,6 +75,7 @@ signal exits at once with status 130.`,
 	f.StringVar(&sf.logLevel, "log-level", "", "debug, info, warn or error; overrides log.level")
 	f.StringVar(&sf.hostID, "host-id", "", "this Host's id; overrides host_id")
 	f.DurationVar(&sf.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long calls in flight may run after SIGINT/SIGTERM before they are cut off")
+	f.BoolVar(&sf.noExample, "no-example-runtime", false, "do not run the built-in calculator runtime in process")
 	f.StringVar(&sf.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&sf.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (profiling)")
@@ -171,6 +178,9 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 		_ = h.Close(context.Background())
 		return err
 	}
+	if !sf.noExample {
+		attachExample(stdout, h)
+	}
 	printServing(stdout, h, file)
 
 	<-ctx.Done()
@@ -264,4 +274,41 @@ func printConfigError(w io.Writer, err error) error {
 		fmt.Fprintf(w, "  %s\n", altarerr.FormatField(f))
 	}
 	return exitError{code: 1}
+}
+
+// exampleRuntimeID names the built-in runtime; another id than the
+// calculator's own, so that a calculator dialling in serves beside it.
+const exampleRuntimeID = "builtin-calculator"
+
+// attachExample runs the calculator's tools in process, fulfilling the
+// calculator contracts of the loaded manifests under the same rules as any
+// runtime. With none of them loaded it stays silent and attaches nothing.
+func attachExample(w io.Writer, h *gateway.Host) {
+	handler, err := sdk.NewHandler(calc.Tools(), sdk.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		fmt.Fprintln(w, "altar: built-in example runtime not started:", err)
+		return
+	}
+	announce := &altarv1.AnnounceRuntime{
+		RuntimeId:       exampleRuntimeID,
+		Language:        "go",
+		Version:         version,
+		ProtocolVersion: altarv1.ProtocolVersion,
+		Capabilities:    append(altarv1.CapabilitiesForLevel(altarv1.ComplianceLevel_COMPLIANCE_LEVEL_2), altarv1.CapabilityBinaryPayloads),
+		ComplianceLevel: altarv1.ComplianceLevel_COMPLIANCE_LEVEL_2,
+	}
+	offer := &altarv1.FulfillTools{}
+	for _, t := range handler.Tools() {
+		offer.Tools = append(offer.Tools, &altarv1.ToolFulfillment{ContractName: t.Name()})
+	}
+	resp := h.Attach(runtime.NewInProcess(announce, handler, runtime.DefaultStreamBuffer), offer)
+	if len(resp.GetAccepted()) == 0 {
+		return
+	}
+	var names []string
+	for _, a := range resp.GetAccepted() {
+		names = append(names, a.GetContractName())
+	}
+	fmt.Fprintf(w, "altar: built-in example runtime %q serves %s (--no-example-runtime to leave it out)\n",
+		exampleRuntimeID, strings.Join(names, ", "))
 }
