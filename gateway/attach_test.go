@@ -12,9 +12,9 @@ import (
 
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/runtime"
-	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 	"github.com/altar-gateway/altar/plugins/examples/calculator/calc"
 	"github.com/altar-gateway/altar/plugins/sdk"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 func inProcessCalculator(t *testing.T, id string) (*runtime.InProcess, *altarv1.FulfillTools) {
