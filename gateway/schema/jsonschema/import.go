@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/schema"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -611,7 +612,7 @@ func (im *importer) enum(ps *altarv1.ParameterSchema, v any, path string, nullab
 			im.fail(p, kw, err.Error())
 			continue
 		}
-		if slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return sameMember(e, c) }) {
+		if slices.ContainsFunc(ps.Enum, func(e *altarv1.Value) bool { return schema.Equal(e, c) }) {
 			continue
 		}
 		if _, isNull := c.GetKind().(*altarv1.Value_NullValue); isNull {

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/schema"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -224,47 +222,6 @@ func coerce(v *altarv1.Value, ps *altarv1.ParameterSchema) (*altarv1.Value, erro
 		return schema.Object(fields), nil
 	}
 	return v, nil
-}
-
-// sameMember reports whether a and b are one enum member as JSON Schema
-// compares values: numbers by value (1 and 1.0 are one), everything else by
-// kind and contents.
-func sameMember(a, b *altarv1.Value) bool {
-	switch x := a.GetKind().(type) {
-	case *altarv1.Value_IntValue:
-		switch y := b.GetKind().(type) {
-		case *altarv1.Value_IntValue:
-			return x.IntValue == y.IntValue
-		case *altarv1.Value_DoubleValue:
-			i, ok := wholeInt64(y.DoubleValue)
-			return ok && i == x.IntValue
-		}
-		return false
-	case *altarv1.Value_DoubleValue:
-		if y, ok := b.GetKind().(*altarv1.Value_IntValue); ok {
-			i, ok := wholeInt64(x.DoubleValue)
-			return ok && i == y.IntValue
-		}
-		y, ok := b.GetKind().(*altarv1.Value_DoubleValue)
-		return ok && x.DoubleValue == y.DoubleValue
-	case *altarv1.Value_ArrayValue:
-		y, ok := b.GetKind().(*altarv1.Value_ArrayValue)
-		return ok && slices.EqualFunc(x.ArrayValue.GetItems(), y.ArrayValue.GetItems(), sameMember)
-	case *altarv1.Value_ObjectValue:
-		y, ok := b.GetKind().(*altarv1.Value_ObjectValue)
-		if !ok || len(x.ObjectValue.GetFields()) != len(y.ObjectValue.GetFields()) {
-			return false
-		}
-		for k, v := range x.ObjectValue.GetFields() {
-			w, ok := y.ObjectValue.GetFields()[k]
-			if !ok || !sameMember(v, w) {
-				return false
-			}
-		}
-		return true
-	default:
-		return proto.Equal(a, b)
-	}
 }
 
 // wholeInt64 reports whether f is a whole number int64 holds exactly.
