@@ -79,6 +79,9 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration
 	// IdleTimeout bounds an idle keep-alive connection.
 	IdleTimeout time.Duration
+	// RuntimeOrigins are the browser origins (host patterns) whose pages
+	// may connect runtimes over WebSocket; none means same-origin only.
+	RuntimeOrigins []string
 }
 
 // SessionConfig bounds sessions.
@@ -305,7 +308,8 @@ func New(cfg Config) (*Host, error) {
 				server.WithHTTPTimeouts(cfg.HTTP.ReadTimeout, cfg.HTTP.WriteTimeout),
 				server.WithReadiness(h.ready),
 				server.WithHTTPLogger(h.log),
-				server.WithRuntimeService(h.service, cfg.Runtimes.HeartbeatInterval, cfg.Runtimes.HeartbeatTimeout)),
+				server.WithRuntimeService(h.service, cfg.Runtimes.HeartbeatInterval, cfg.Runtimes.HeartbeatTimeout),
+				server.WithRuntimeOrigins(cfg.HTTP.RuntimeOrigins...)),
 			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 			IdleTimeout:       cfg.HTTP.IdleTimeout,
 			MaxHeaderBytes:    1 << 20,

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/auth"
+	"github.com/altar-gateway/altar/gateway/server"
 	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -221,4 +223,63 @@ func TestWebSocketRuntimeRefusals(t *testing.T) {
 		hdr.Set("Authorization", "Bearer runtime-key")
 		startWSRuntime(t, h, "rt-key", newTools(), &websocket.DialOptions{HTTPHeader: hdr})
 	})
+}
+
+// TestWebSocketRuntimeFromABrowser connects a runtime the way a browser
+// page must: its key as a subprotocol (a page cannot set headers on a
+// WebSocket handshake) and an Origin header, which only configured origins
+// may send.
+func TestWebSocketRuntimeFromABrowser(t *testing.T) {
+	h, _ := startHTTPHost(t, func(c *gateway.Config) {
+		fastHeartbeats(c)
+		c.Keys = []auth.Key{{ID: "rt", Role: auth.RoleRuntime, Hash: auth.HashKey("runtime-key")}}
+		c.HTTP.RuntimeOrigins = []string{"app.example.com"}
+	})
+	url := "ws://" + h.HTTPAddr() + "/v1/runtimes/connect"
+	keyProtocol := server.RuntimeSubprotocolKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte("runtime-key"))
+	dial := func(origin string, subs ...string) (*websocket.Conn, *http.Response, error) {
+		hdr := http.Header{}
+		hdr.Set("Origin", origin)
+		return websocket.Dial(ctxT(t), url, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: subs})
+	}
+
+	c, _, err := dial("https://app.example.com", server.RuntimeSubprotocolJSON, keyProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if c.Subprotocol() != server.RuntimeSubprotocolJSON {
+		t.Fatalf("selected subprotocol %q; the key must never be echoed", c.Subprotocol())
+	}
+	announce := `{"announce":{"runtimeId":"browser","language":"js","protocolVersion":"1.0","capabilities":["altar_level_1","heartbeat"]}}`
+	if err := c.Write(ctxT(t), websocket.MessageText, []byte(announce)); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := c.Read(ctxT(t))
+	if err != nil || !strings.Contains(string(data), `"accepted":true`) {
+		t.Fatalf("announce answer %s, %v", data, err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		origin string
+		subs   []string
+		status int
+	}{
+		{"another origin", "https://evil.example.net", []string{server.RuntimeSubprotocolJSON, keyProtocol}, http.StatusForbidden},
+		{"no key", "https://app.example.com", []string{server.RuntimeSubprotocolJSON}, http.StatusUnauthorized},
+		{"wrong key", "https://app.example.com", []string{server.RuntimeSubprotocolJSON,
+			server.RuntimeSubprotocolKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte("nope"))}, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, resp, err := dial(tc.origin, tc.subs...)
+			if err == nil {
+				c.CloseNow()
+				t.Fatal("the handshake succeeded")
+			}
+			if resp == nil || resp.StatusCode != tc.status {
+				t.Fatalf("got %v (%v), want HTTP %d", resp, err, tc.status)
+			}
+		})
+	}
 }

@@ -301,6 +301,7 @@ func TestVariables(t *testing.T) {
 		"manifests ALTAR_MANIFESTS list",
 		"grpc.addr ALTAR_GRPC_ADDR string",
 		"http.addr ALTAR_HTTP_ADDR string",
+		"http.runtime_origins ALTAR_HTTP_RUNTIME_ORIGINS list",
 		"keys ALTAR_KEYS keys",
 		"sessions.default_ttl ALTAR_SESSIONS_DEFAULT_TTL duration",
 		"sessions.max_ttl ALTAR_SESSIONS_MAX_TTL duration",

@@ -38,7 +38,7 @@ type File struct {
 	// GRPC is the gRPC server (Host API, runtime service, health).
 	GRPC Listener `yaml:"grpc"`
 	// HTTP is the HTTP/JSON API; its addr "off" serves none.
-	HTTP Listener `yaml:"http"`
+	HTTP HTTP `yaml:"http"`
 	// Keys are the API keys callers present, stored as hashes.
 	Keys     []Key    `yaml:"keys"`
 	Sessions Sessions `yaml:"sessions"`
@@ -51,6 +51,16 @@ type File struct {
 type Listener struct {
 	// Addr is host:port; port 0 picks a free port.
 	Addr string `yaml:"addr"`
+}
+
+// HTTP is the HTTP/JSON API's server.
+type HTTP struct {
+	// Addr is host:port; port 0 picks a free port; "off" serves no HTTP.
+	Addr string `yaml:"addr"`
+	// RuntimeOrigins are the browser origins (host patterns such as
+	// "app.example.com" or "*.example.com") whose pages may connect
+	// runtimes over WebSocket; none means same-origin only.
+	RuntimeOrigins []string `yaml:"runtime_origins"`
 }
 
 // Key is one API key: its name, its role and the hex SHA-256 of its secret
@@ -121,7 +131,7 @@ func Default() *File {
 		Mode:      mode,
 		Manifests: slices.Clone(c.ManifestPaths),
 		GRPC:      Listener{Addr: c.GRPCAddr},
-		HTTP:      Listener{Addr: DefaultHTTPAddr},
+		HTTP:      HTTP{Addr: DefaultHTTPAddr},
 		Sessions: Sessions{
 			DefaultTTL:    Duration(c.Sessions.DefaultTTL),
 			MaxTTL:        Duration(c.Sessions.MaxTTL),
@@ -154,6 +164,7 @@ func (f *File) Config() gateway.Config {
 	c.ManifestPaths = slices.Clone(f.Manifests)
 	c.GRPCAddr = f.GRPC.Addr
 	c.HTTPAddr = f.HTTP.Addr // "off" is off for the Host too
+	c.HTTP.RuntimeOrigins = slices.Clone(f.HTTP.RuntimeOrigins)
 	c.Keys = nil
 	for _, k := range f.Keys {
 		c.Keys = append(c.Keys, auth.Key{ID: k.ID, Role: auth.Role(k.Role), Hash: strings.ToLower(k.Hash)})

@@ -48,14 +48,15 @@ const (
 type HTTPOption interface{ apply(*httpOptions) }
 
 type httpOptions struct {
-	maxBody      int64
-	readTimeout  time.Duration
-	writeTimeout time.Duration
-	ready        func(context.Context) error
-	log          *slog.Logger
-	runtimes     RuntimeServer // nil: /v1/runtimes/connect answers 404
-	pingInterval time.Duration
-	pingTimeout  time.Duration
+	runtimeOrigins []string
+	maxBody        int64
+	readTimeout    time.Duration
+	writeTimeout   time.Duration
+	ready          func(context.Context) error
+	log            *slog.Logger
+	runtimes       RuntimeServer // nil: /v1/runtimes/connect answers 404
+	pingInterval   time.Duration
+	pingTimeout    time.Duration
 }
 
 type httpOptionFunc func(*httpOptions)

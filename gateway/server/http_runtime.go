@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -56,6 +57,36 @@ func WithRuntimeService(svc RuntimeServer, pingInterval, pingTimeout time.Durati
 	})
 }
 
+// RuntimeSubprotocolKeyPrefix starts a subprotocol that carries an API key:
+// "altar.v1.key." and the key in unpadded base64url. Browsers cannot set
+// headers on a WebSocket handshake, so a browser runtime offers its key
+// this way, next to altar.v1.proto or altar.v1.json; the server never
+// selects (or echoes) it.
+const RuntimeSubprotocolKeyPrefix = "altar.v1.key."
+
+// subprotocolKey returns the key offered as a subprotocol, or "".
+func subprotocolKey(r *http.Request) string {
+	for _, header := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(header, ",") {
+			p = strings.TrimSpace(p)
+			if enc, ok := strings.CutPrefix(p, RuntimeSubprotocolKeyPrefix); ok {
+				if key, err := base64.RawURLEncoding.DecodeString(enc); err == nil {
+					return string(key)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// WithRuntimeOrigins lets browser pages from these origins connect runtimes
+// (host patterns as in path.Match, such as "app.example.com" or
+// "*.example.com"). Without it only same-origin handshakes (and clients that
+// send no Origin, which browsers always do) are accepted.
+func WithRuntimeOrigins(patterns ...string) HTTPOption {
+	return httpOptionFunc(func(o *httpOptions) { o.runtimeOrigins = patterns })
+}
+
 // authenticateRuntime is authenticate for the runtime route: a runtime or
 // admin key is required (with no keys configured, anyone may connect).
 func (s *httpServer) authenticateRuntime(next echo.HandlerFunc) echo.HandlerFunc {
@@ -66,6 +97,9 @@ func (s *httpServer) authenticateRuntime(next echo.HandlerFunc) echo.HandlerFunc
 			presented := r.Header.Get("Authorization")
 			if presented == "" {
 				presented = r.Header.Get("X-API-Key")
+			}
+			if presented == "" {
+				presented = subprotocolKey(r)
 			}
 			var err error
 			if p, err = s.keys.Authenticate(presented); err != nil {
@@ -91,7 +125,8 @@ func (s *httpServer) runtimeConnect(c echo.Context) error {
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 	conn, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{
-		Subprotocols: []string{RuntimeSubprotocolProto, RuntimeSubprotocolJSON},
+		Subprotocols:   []string{RuntimeSubprotocolProto, RuntimeSubprotocolJSON},
+		OriginPatterns: s.o.runtimeOrigins,
 	})
 	if err != nil {
 		s.o.log.Debug("runtime websocket handshake failed", "error", err)
