@@ -27,6 +27,8 @@ validate:
 ## test: the whole suite, with the race detector.
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@# Allocation guarantees, without -race (under which sync.Pool drops items).
+	$(GO) test -count=1 -run 'DoesNotAllocate|TestDigest' ./gateway/...
 
 ## lint: gofmt, go vet, staticcheck and buf lint.
 lint:

@@ -87,7 +87,9 @@ func TestDigest(t *testing.T) {
 		t.Error("length prefixes missing")
 	}
 	args := nested(schema.String("Oslo"))
-	if n := testing.AllocsPerRun(100, func() { digestArgs(&key, "t", args) }); n != 0 {
+	// Under -race sync.Pool drops its buffers at random; the count is checked
+	// by the plain run of the suite (and BenchmarkInvoke).
+	if n := testing.AllocsPerRun(100, func() { digestArgs(&key, "t", args) }); n != 0 && !raceEnabled {
 		t.Errorf("digestArgs allocates %v times", n)
 	}
 }
