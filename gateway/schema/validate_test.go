@@ -314,3 +314,22 @@ func TestCompileDepthLimit(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// TestValidateDoesNotAllocate holds the success path to zero allocations
+// (BenchmarkValidate measures it); make test runs it without -race.
+func TestValidateDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race; make test runs this without it")
+	}
+	s := schema.MustCompile(benchSchema())
+	v := benchInstanceValue()
+	fields := v.GetObjectValue().GetFields()
+	for name, f := range map[string]func(){
+		"Validate":     func() { _ = s.Validate(v) },
+		"CoerceFields": func() { _, _ = s.CoerceFields(fields, schema.CoerceBytes|schema.CoerceDefaults) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s allocates %v times on a valid value", name, n)
+		}
+	}
+}
