@@ -21,7 +21,7 @@ go build -o "$bin/benchruntime" ./e2e/perf/benchruntime
 
 host_addr=127.0.0.1:50151
 direct_addr=127.0.0.1:50161
-GOMAXPROCS=${HOST_PROCS:-2} "$bin/altar" serve --grpc-addr "$host_addr" --manifests manifests/calculator.yaml --log-level warn &
+GOMAXPROCS=${HOST_PROCS:-2} "$bin/altar" serve --grpc-addr "$host_addr" --manifests manifests/calculator.yaml --log-level warn --no-example-runtime &
 sleep 0.5
 GOMAXPROCS=${RUNTIME_PROCS:-2} "$bin/benchruntime" --host "$host_addr" --direct-addr "$direct_addr" &
 # Wait until the Host routes the tool.
