@@ -388,18 +388,7 @@ func (e *Engine) run(ctx context.Context, c *call, p *prepared) (*altarv1.ToolRe
 		defer func() { tl.release(e.clock.Now().Sub(start)) }()
 	}
 
-	tc := &altarv1.ToolCall{
-		InvocationId:    c.id,
-		CorrelationId:   c.correlationID,
-		SessionId:       c.sessionID,
-		ToolName:        p.tgt.Contract.GetName(),
-		ContractVersion: p.tgt.Contract.GetVersion(),
-		Parameters:      p.params,
-		Metadata:        p.metadata,
-		Deadline:        timestamppb.New(c.deadline),
-		SecurityContext: p.sec,
-		Attempt:         1,
-	}
+	tc := toolCall(c, p, false)
 
 	var (
 		tried      uint64
@@ -648,6 +637,23 @@ func asLocalError(ctx context.Context, c *call, err error) *altarerr.Error {
 }
 
 // ctxError explains why the call's context ended.
+// toolCall is the first attempt's ToolCall for a prepared call.
+func toolCall(c *call, p *prepared, stream bool) *altarv1.ToolCall {
+	return &altarv1.ToolCall{
+		InvocationId:    c.id,
+		CorrelationId:   c.correlationID,
+		SessionId:       c.sessionID,
+		ToolName:        p.tgt.Contract.GetName(),
+		ContractVersion: p.tgt.Contract.GetVersion(),
+		Parameters:      p.params,
+		Metadata:        p.metadata,
+		Deadline:        timestamppb.New(c.deadline),
+		SecurityContext: p.sec,
+		Stream:          stream,
+		Attempt:         1,
+	}
+}
+
 // deadlineReached reports whether ctx's deadline has passed or is so close
 // (a twentieth of the call's time, at least 10ms) that a runtime reporting
 // DEADLINE_EXCEEDED was reporting this call's deadline.

@@ -6,8 +6,6 @@ import (
 	"io"
 	"strconv"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/runtime"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -59,19 +57,7 @@ func (e *Engine) InvokeStream(ctx context.Context, req *altarv1.InvokeRequest, s
 		defer func() { tl.release(e.clock.Now().Sub(start)) }()
 	}
 
-	tc := &altarv1.ToolCall{
-		InvocationId:    c.id,
-		CorrelationId:   c.correlationID,
-		SessionId:       c.sessionID,
-		ToolName:        p.tgt.Contract.GetName(),
-		ContractVersion: p.tgt.Contract.GetVersion(),
-		Parameters:      p.params,
-		Metadata:        p.metadata,
-		Deadline:        timestamppb.New(c.deadline),
-		SecurityContext: p.sec,
-		Stream:          true,
-		Attempt:         1,
-	}
+	tc := toolCall(c, &p, true)
 	var (
 		tried      uint64
 		dispatched bool
