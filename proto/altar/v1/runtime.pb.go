@@ -1621,7 +1621,9 @@ const file_altar_v1_runtime_proto_rawDesc = "" +
 	"\x17RUNTIME_HEALTH_DEGRADED\x10\x02\x12\x1c\n" +
 	"\x18RUNTIME_HEALTH_UNHEALTHY\x10\x032P\n" +
 	"\x0eRuntimeService\x12>\n" +
-	"\aConnect\x12\x18.altar.v1.RuntimeMessage\x1a\x15.altar.v1.HostMessage(\x010\x01B7Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3"
+	"\aConnect\x12\x18.altar.v1.RuntimeMessage\x1a\x15.altar.v1.HostMessage(\x010\x012O\n" +
+	"\rPluginService\x12>\n" +
+	"\aConnect\x12\x15.altar.v1.HostMessage\x1a\x18.altar.v1.RuntimeMessage(\x010\x01B7Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3"
 
 var (
 	file_altar_v1_runtime_proto_rawDescOnce sync.Once
@@ -1714,9 +1716,11 @@ var file_altar_v1_runtime_proto_depIdxs = []int32{
 	10, // 40: altar.v1.RuntimeInfo.tools:type_name -> altar.v1.FulfilledTool
 	19, // 41: altar.v1.RuntimeInfo.metadata:type_name -> altar.v1.RuntimeInfo.MetadataEntry
 	1,  // 42: altar.v1.RuntimeService.Connect:input_type -> altar.v1.RuntimeMessage
-	2,  // 43: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
-	43, // [43:44] is the sub-list for method output_type
-	42, // [42:43] is the sub-list for method input_type
+	2,  // 43: altar.v1.PluginService.Connect:input_type -> altar.v1.HostMessage
+	2,  // 44: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
+	1,  // 45: altar.v1.PluginService.Connect:output_type -> altar.v1.RuntimeMessage
+	44, // [44:46] is the sub-list for method output_type
+	42, // [42:44] is the sub-list for method input_type
 	42, // [42:42] is the sub-list for extension type_name
 	42, // [42:42] is the sub-list for extension extendee
 	0,  // [0:42] is the sub-list for field type_name
@@ -1761,7 +1765,7 @@ func file_altar_v1_runtime_proto_init() {
 			NumEnums:      1,
 			NumMessages:   19,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_altar_v1_runtime_proto_goTypes,
 		DependencyIndexes: file_altar_v1_runtime_proto_depIdxs,

@@ -123,3 +123,115 @@ var RuntimeService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "altar/v1/runtime.proto",
 }
+
+const (
+	PluginService_Connect_FullMethodName = "/altar.v1.PluginService/Connect"
+)
+
+// PluginServiceClient is the client API for PluginService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// PluginService is the runtime protocol with the dialling reversed, for a
+// runtime the Host launches as a subprocess (hashicorp/go-plugin): the plugin
+// serves it, the Host calls Connect once, and the same messages flow in the
+// same order as on RuntimeService.Connect. The plugin's first message is
+// still AnnounceRuntime. A plugin written in any language serves this one
+// service (plus grpc.health.v1 for go-plugin's health check) and prints
+// go-plugin's handshake line.
+type PluginServiceClient interface {
+	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HostMessage, RuntimeMessage], error)
+}
+
+type pluginServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewPluginServiceClient(cc grpc.ClientConnInterface) PluginServiceClient {
+	return &pluginServiceClient{cc}
+}
+
+func (c *pluginServiceClient) Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HostMessage, RuntimeMessage], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PluginService_ServiceDesc.Streams[0], PluginService_Connect_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HostMessage, RuntimeMessage]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_ConnectClient = grpc.BidiStreamingClient[HostMessage, RuntimeMessage]
+
+// PluginServiceServer is the server API for PluginService service.
+// All implementations must embed UnimplementedPluginServiceServer
+// for forward compatibility.
+//
+// PluginService is the runtime protocol with the dialling reversed, for a
+// runtime the Host launches as a subprocess (hashicorp/go-plugin): the plugin
+// serves it, the Host calls Connect once, and the same messages flow in the
+// same order as on RuntimeService.Connect. The plugin's first message is
+// still AnnounceRuntime. A plugin written in any language serves this one
+// service (plus grpc.health.v1 for go-plugin's health check) and prints
+// go-plugin's handshake line.
+type PluginServiceServer interface {
+	Connect(grpc.BidiStreamingServer[HostMessage, RuntimeMessage]) error
+	mustEmbedUnimplementedPluginServiceServer()
+}
+
+// UnimplementedPluginServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedPluginServiceServer struct{}
+
+func (UnimplementedPluginServiceServer) Connect(grpc.BidiStreamingServer[HostMessage, RuntimeMessage]) error {
+	return status.Error(codes.Unimplemented, "method Connect not implemented")
+}
+func (UnimplementedPluginServiceServer) mustEmbedUnimplementedPluginServiceServer() {}
+func (UnimplementedPluginServiceServer) testEmbeddedByValue()                       {}
+
+// UnsafePluginServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to PluginServiceServer will
+// result in compilation errors.
+type UnsafePluginServiceServer interface {
+	mustEmbedUnimplementedPluginServiceServer()
+}
+
+func RegisterPluginServiceServer(s grpc.ServiceRegistrar, srv PluginServiceServer) {
+	// If the following call panics, it indicates UnimplementedPluginServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&PluginService_ServiceDesc, srv)
+}
+
+func _PluginService_Connect_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PluginServiceServer).Connect(&grpc.GenericServerStream[HostMessage, RuntimeMessage]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PluginService_ConnectServer = grpc.BidiStreamingServer[HostMessage, RuntimeMessage]
+
+// PluginService_ServiceDesc is the grpc.ServiceDesc for PluginService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var PluginService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "altar.v1.PluginService",
+	HandlerType: (*PluginServiceServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Connect",
+			Handler:       _PluginService_Connect_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "altar/v1/runtime.proto",
+}
