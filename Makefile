@@ -42,12 +42,16 @@ lint:
 proto:
 	$(TOOLS) buf lint
 	$(TOOLS) buf generate
+	@# The Python runtime's vendored gRPC health service (go-plugin checks it).
+	/usr/bin/protoc -I examples/python-runtime/proto --python_out=examples/python-runtime/gen \
+		--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin --grpc_python_out=examples/python-runtime/gen \
+		grpc_health/v1/health.proto
 
 ## proto-check: fail when the committed generated code is stale.
 proto-check: proto
-	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- proto examples/python-runtime/gen)" ]; then \
 		echo "generated code is out of date; run 'make proto' and commit:"; \
-		git status --porcelain -- proto; git diff --stat -- proto; exit 1; fi
+		git status --porcelain -- proto examples/python-runtime/gen; git diff --stat -- proto examples/python-runtime/gen; exit 1; fi
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:
