@@ -43,7 +43,7 @@ func (s *Set) sawCancelled(tag string) {
 
 // The manifest's descriptions, mirrored.
 const (
-	echoDesc = "Return the arguments object exactly as received (every key, null and missing kept apart, int64 exact, bytes as bytes)."
+	echoDesc     = "Return the arguments object exactly as received (every key, null and missing kept apart, int64 exact, bytes as bytes)."
 	describeDesc = "Report how the runtime saw each argument: for every key present in the arguments, the kind of its Value " +
 		"(null, string, int, double, bool, bytes, array, object); for bytes, also their length and SHA-256 in hex. " +
 		"Keys that were missing are absent from the result."
