@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type Registry struct {
 	runtimes map[string]map[string]*binding
 	byName   map[string][]*binding // bindings by contract name
 	defaults map[string]string     // tool name -> preferred runtime id
+	sources  map[string][]*Contract // contracts set with SetSource, by source
 
 	audit  audit.Sink
 	logger *slog.Logger
@@ -89,6 +91,7 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 		runtimes: map[string]map[string]*binding{},
 		byName:   map[string][]*binding{},
 		defaults: map[string]string{},
+		sources:  map[string][]*Contract{},
 		audit:    audit.Discard,
 		logger:   slog.New(slog.DiscardHandler),
 		now:      time.Now,
@@ -177,7 +180,54 @@ func (r *Registry) Reload(actor string) (LoadResult, error) {
 	if err != nil {
 		return LoadResult{}, err
 	}
+	// Contracts set by SetSource are not in the manifests: keep them.
+	r.mu.RLock()
+	for _, src := range slices.Sorted(maps.Keys(r.sources)) {
+		manifests = append(manifests, &Manifest{Source: src, Contracts: r.sources[src]})
+	}
+	r.mu.RUnlock()
 	return r.replace(actor, audit.KindManifestReload, manifests)
+}
+
+// SetSource makes exactly contracts trusted under source (a bridge, such
+// as "mcp:everything"), replacing what source trusted before; none removes
+// the source. Unlike manifest contracts, these survive Reload, which reads
+// only the manifest paths. A contract whose name and version a manifest or
+// another source already trusts is refused (NAME_COLLISION) and nothing
+// changes. Runtimes bound to a contract that changed or went away must
+// fulfil again, as after a reload.
+func (r *Registry) SetSource(actor, source string, contracts []*Contract) (LoadResult, error) {
+	r.mu.RLock()
+	old := map[*Contract]bool{}
+	for _, c := range r.sources[source] {
+		old[c] = true
+	}
+	var keep []*Manifest
+	taken := map[string]bool{}
+	for _, versions := range r.trusted {
+		for _, c := range versions {
+			if !old[c] {
+				keep = append(keep, &Manifest{Contracts: []*Contract{c}})
+				taken[c.Name()+"@"+c.Version()] = true
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, c := range contracts {
+		if taken[c.Name()+"@"+c.Version()] {
+			return LoadResult{}, altarerr.New(altarv1.ErrorCode_ERROR_CODE_NAME_COLLISION,
+				"%s: %s@%s is already trusted from a manifest or another source", source, c.Name(), c.Version()).
+				WithDetail("tool", c.Name())
+		}
+	}
+	r.mu.Lock()
+	if len(contracts) == 0 {
+		delete(r.sources, source)
+	} else {
+		r.sources[source] = slices.Clone(contracts)
+	}
+	r.mu.Unlock()
+	return r.replace(actor, audit.KindManifestLoad, append(keep, &Manifest{Source: source, Contracts: contracts}))
 }
 
 // Load adds the manifests' contracts to the trusted set (a contract with
