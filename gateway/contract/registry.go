@@ -32,8 +32,8 @@ type Registry struct {
 	paths    []string
 	trusted  map[string][]*Contract // by name, newest version first
 	runtimes map[string]map[string]*binding
-	byName   map[string][]*binding // bindings by contract name
-	defaults map[string]string     // tool name -> preferred runtime id
+	byName   map[string][]*binding  // bindings by contract name
+	defaults map[string]string      // tool name -> preferred runtime id
 	sources  map[string][]*Contract // contracts set with SetSource, by source
 
 	audit  audit.Sink
