@@ -40,6 +40,9 @@ lint:
 
 ## proto: regenerate the Go code beside proto/altar/v1/*.proto (offline).
 proto:
+	@# protoc-gen-es for the Node.js runtime comes from its lockfile.
+	@test -x examples/node-runtime/node_modules/.bin/protoc-gen-es || \
+		(cd examples/node-runtime && npm ci --no-audit --no-fund --loglevel=error)
 	$(TOOLS) buf lint
 	$(TOOLS) buf generate
 	@# The Python runtime's vendored gRPC health service (go-plugin checks it).
@@ -49,9 +52,9 @@ proto:
 
 ## proto-check: fail when the committed generated code is stale.
 proto-check: proto
-	@if [ -n "$$(git status --porcelain -- proto examples/python-runtime/gen)" ]; then \
+	@if [ -n "$$(git status --porcelain -- proto examples/python-runtime/gen examples/node-runtime/gen)" ]; then \
 		echo "generated code is out of date; run 'make proto' and commit:"; \
-		git status --porcelain -- proto examples/python-runtime/gen; git diff --stat -- proto examples/python-runtime/gen; exit 1; fi
+		git status --porcelain -- proto examples/python-runtime/gen examples/node-runtime/gen; git diff --stat -- proto examples/python-runtime/gen examples/node-runtime/gen; exit 1; fi
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

@@ -1,0 +1,489 @@
+package noderuntime_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/altar-gateway/altar/gateway"
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/schema"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// Named timeouts.
+const (
+	// testTimeout bounds every call and wait of one test.
+	testTimeout = 20 * time.Second
+	// stopGrace is how long a node process has after SIGTERM before it is
+	// killed.
+	stopGrace = 5 * time.Second
+	// pollInterval is how often a wait re-checks its condition.
+	pollInterval = 10 * time.Millisecond
+)
+
+// manifestPath is the conformance manifest conformance.js implements.
+const manifestPath = "../../e2e/conformance/manifest.yaml"
+
+// conformanceTools is every contract of the manifest, which the runtime
+// must fulfil.
+var conformanceTools = []string{
+	"conformance.cancelled", "conformance.count", "conformance.describe", "conformance.echo",
+	"conformance.fail", "conformance.pid", "conformance.sleep",
+}
+
+// requireNode fails the test (it does not skip) when Node.js or this
+// folder's npm dependencies are missing.
+func requireNode(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is not on PATH: install Node.js 20 or later")
+	}
+	if _, err := os.Stat("node_modules/@grpc/grpc-js/package.json"); err != nil {
+		t.Fatal("examples/node-runtime/node_modules is missing: run `npm ci` in examples/node-runtime (or .ci/run, which does)")
+	}
+}
+
+// testHost is a real Host on loopback (STRICT, the conformance manifest)
+// with a gRPC client to its Host API.
+type testHost struct {
+	*gateway.Host
+	client altarv1.HostServiceClient
+}
+
+func startHost(t *testing.T) *testHost {
+	t.Helper()
+	cfg := gateway.DefaultConfig()
+	cfg.GRPCAddr = "127.0.0.1:0"
+	cfg.ManifestPaths = []string{openManifest(t)}
+	cfg.Mode = altarv1.HostMode_HOST_MODE_STRICT
+	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	h, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(h.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_ = h.Close(ctx)
+	})
+	return &testHost{Host: h, client: altarv1.NewHostServiceClient(cc)}
+}
+
+// openManifest returns the conformance manifest's path. The manifest's
+// object return types say only `{ type: object }`, which the Host reads as a
+// closed object with no properties (additional_properties unset means
+// false), so no runtime's results would pass; until the manifest says
+// otherwise, the test serves a copy whose object return types are open.
+func openManifest(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const closed, open = "return_type: { type: object }", "return_type: { type: object, additional_properties: true }"
+	if !bytes.Contains(b, []byte(closed)) {
+		return manifestPath
+	}
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
+	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte(closed), []byte(open)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// codeOf is a call's error code: the Host's own error, else the tool's
+// failure inside the result.
+func codeOf(res *altarv1.ToolResult, err error) altarv1.ErrorCode {
+	if err != nil {
+		return altarerr.CodeOf(err)
+	}
+	return res.GetError().GetCode()
+}
+
+// syncBuffer collects a process's stderr.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// nodeProc is one `node conformance.js` process.
+type nodeProc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	stdout io.ReadCloser // only when the caller asked for it
+	exited chan struct{} // closed when the process has exited
+	err    error         // Wait's error, set before exited is closed
+}
+
+// startNode starts `node conformance.js` with env added to the test's
+// environment. The test's cleanup stops it (SIGTERM, SIGKILL after
+// stopGrace) and waits for it; its stderr is logged when the test failed.
+func startNode(t *testing.T, wantStdout bool, env ...string) *nodeProc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "node", "conformance.js")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = stopGrace
+	p := &nodeProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if wantStdout {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.stdout = out
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("node stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// waitUntil polls cond until it holds; the test fails when it does not
+// within testTimeout or when the node process exits first.
+func waitUntil(t *testing.T, p *nodeProc, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		select {
+		case <-p.exited:
+			t.Fatalf("node exited (%v) while waiting for %s; stderr:\n%s", p.err, what, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, testTimeout)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// waitRoutable waits until the Host routes every conformance tool to id.
+func waitRoutable(t *testing.T, h *testHost, p *nodeProc, id string) *altarv1.RuntimeInfo {
+	t.Helper()
+	var info *altarv1.RuntimeInfo
+	waitUntil(t, p, "the Host routing the node runtime's tools", func() bool {
+		for _, i := range h.Runtimes().List() {
+			if i.GetRuntimeId() == id && len(i.GetTools()) == len(conformanceTools) {
+				info = i
+				return true
+			}
+		}
+		return false
+	})
+	return info
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func invoke(t *testing.T, h *testHost, req *altarv1.InvokeRequest) (*altarv1.ToolResult, error) {
+	t.Helper()
+	resp, err := h.client.Invoke(ctxT(t), req)
+	return resp.GetResult(), err
+}
+
+// stream collects every chunk of a streamed call.
+func stream(t *testing.T, h *testHost, req *altarv1.InvokeRequest) []*altarv1.StreamChunk {
+	t.Helper()
+	s, err := h.client.InvokeStream(ctxT(t), &altarv1.InvokeStreamRequest{Request: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chunks []*altarv1.StreamChunk
+	for {
+		resp, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return chunks
+		}
+		if err != nil {
+			t.Fatalf("stream after %d chunks: %v", len(chunks), err)
+		}
+		chunks = append(chunks, resp.GetChunk())
+	}
+}
+
+// TestDialledRuntime runs conformance.js dialling a real Host and calls
+// every kind of tool through the Host API over gRPC.
+func TestDialledRuntime(t *testing.T) {
+	requireNode(t)
+	h := startHost(t)
+	const id = "node-e2e"
+	p := startNode(t, false, "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
+	info := waitRoutable(t, h, p, id)
+	checkRuntime(t, h, p, info)
+}
+
+// checkRuntime is every check of a connected node runtime, whichever way
+// it reached the Host.
+func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeInfo) {
+	t.Run("announce", func(t *testing.T) {
+		if info.GetLanguage() != "node" || info.GetComplianceLevel() != altarv1.ComplianceLevel_COMPLIANCE_LEVEL_2 {
+			t.Fatalf("language %q, level %v", info.GetLanguage(), info.GetComplianceLevel())
+		}
+		for _, c := range []string{altarv1.CapabilityStreaming, altarv1.CapabilityCancellation, altarv1.CapabilityBinaryPayloads, altarv1.CapabilityHeartbeat} {
+			if !slices.Contains(info.GetCapabilities(), c) {
+				t.Errorf("capability %q not announced: %v", c, info.GetCapabilities())
+			}
+		}
+		var names []string
+		for _, tl := range info.GetTools() {
+			names = append(names, tl.GetContractName())
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, conformanceTools) {
+			t.Fatalf("tools = %v", names)
+		}
+	})
+
+	blob := []byte{0, 1, 2, 0x7f, 0x80, 0xfe, 0xff}
+	full := map[string]*altarv1.Value{
+		"text":  schema.Null(),
+		"big":   schema.Int(1<<53 + 1),
+		"ratio": schema.Double(3), // a whole double stays a double
+		"blob":  schema.Bytes(blob),
+		"flag":  schema.Bool(false),
+		"nested": schema.Object(map[string]*altarv1.Value{
+			"min":   schema.Int(math.MinInt64),
+			"max":   schema.Int(math.MaxInt64),
+			"list":  schema.Array(schema.Double(2.5), schema.String("x"), schema.Null(), schema.Bytes([]byte{9}), schema.Double(math.Copysign(0, -1))),
+			"empty": schema.Object(nil),
+			"null":  schema.Null(),
+		}),
+	}
+
+	t.Run("echo", func(t *testing.T) {
+		for _, args := range []map[string]*altarv1.Value{
+			full,
+			{"big": schema.Int(-(1<<53 + 3))}, // every other key missing, not null
+			{},
+		} {
+			res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.echo", Parameters: args})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := schema.Object(args); !proto.Equal(res.GetPayload(), want) {
+				t.Fatalf("echo\n got %v\nwant %v", res.GetPayload(), want)
+			}
+		}
+	})
+
+	t.Run("describe", func(t *testing.T) {
+		res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.describe", Parameters: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.GetPayload().GetObjectValue().GetFields()
+		want := map[string]string{"text": "null", "big": "int", "ratio": "double", "blob": "bytes", "flag": "bool", "nested": "object"}
+		if len(got) != len(want) {
+			t.Fatalf("describe = %v", got)
+		}
+		for k, kind := range want {
+			if g := got[k].GetObjectValue().GetFields()["kind"].GetStringValue(); g != kind {
+				t.Errorf("%s: kind %q, want %q", k, g, kind)
+			}
+		}
+		sum := sha256.Sum256(blob)
+		b := got["blob"].GetObjectValue().GetFields()
+		if b["length"].GetIntValue() != int64(len(blob)) || b["sha256"].GetStringValue() != hex.EncodeToString(sum[:]) {
+			t.Fatalf("blob described as %v", b)
+		}
+	})
+
+	t.Run("count", func(t *testing.T) {
+		chunks := stream(t, h, &altarv1.InvokeRequest{ToolName: "conformance.count", Parameters: map[string]*altarv1.Value{"n": schema.Int(1000)}})
+		if len(chunks) != 1001 {
+			t.Fatalf("%d chunks, want 1000 and a final one", len(chunks))
+		}
+		for i, c := range chunks {
+			if c.GetChunkId() != uint64(i+1) {
+				t.Fatalf("chunk %d has id %d", i, c.GetChunkId())
+			}
+			if i < 1000 && (c.GetPayload().GetIntValue() != int64(i) || c.GetIsFinal()) {
+				t.Fatalf("chunk %d = %v", i, c)
+			}
+		}
+		if last := chunks[1000]; !last.GetIsFinal() || last.GetError() != nil {
+			t.Fatalf("last chunk = %v", last)
+		}
+	})
+
+	t.Run("count fails in band", func(t *testing.T) {
+		chunks := stream(t, h, &altarv1.InvokeRequest{ToolName: "conformance.count", Parameters: map[string]*altarv1.Value{"n": schema.Int(5), "fail_at": schema.Int(2)}})
+		if len(chunks) != 3 {
+			t.Fatalf("chunks = %v", chunks)
+		}
+		last := chunks[2]
+		if !last.GetIsFinal() || last.GetError().GetMessage() != "failed at 2" || last.GetError().GetCode() != altarv1.ErrorCode_ERROR_CODE_TOOL_FAILED {
+			t.Fatalf("last chunk = %v", last)
+		}
+	})
+
+	t.Run("fail", func(t *testing.T) {
+		res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.fail", Parameters: map[string]*altarv1.Value{"message": schema.String("no luck")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := res.GetError(); res.GetStatus() != altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR ||
+			e.GetCode() != altarv1.ErrorCode_ERROR_CODE_TOOL_FAILED || e.GetMessage() != "no luck" {
+			t.Fatalf("result = %v", res)
+		}
+	})
+
+	t.Run("pid", func(t *testing.T) {
+		res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.pid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := res.GetPayload().GetObjectValue().GetFields()
+		if f["pid"].GetIntValue() != int64(p.cmd.Process.Pid) || f["language"].GetStringValue() != "node" {
+			t.Fatalf("pid = %v (process %d)", f, p.cmd.Process.Pid)
+		}
+	})
+
+	t.Run("cancel and deadline", func(t *testing.T) {
+		// Cancel: the call is running on the runtime, then the client cancels.
+		codes := make(chan altarv1.ErrorCode, 1)
+		go func() {
+			res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.sleep", InvocationId: "sleep-cancel",
+				Parameters: map[string]*altarv1.Value{"ms": schema.Int(60_000), "tag": schema.String("cancelled-by-client")}})
+			codes <- codeOf(res, err)
+		}()
+		waitUntil(t, p, "the sleep call executing", func() bool {
+			inv, err := h.client.GetInvocation(ctxT(t), &altarv1.GetInvocationRequest{InvocationId: "sleep-cancel"})
+			return err == nil && inv.GetInvocation().GetState() == altarv1.InvocationState_INVOCATION_STATE_EXECUTING
+		})
+		start := time.Now()
+		if _, err := h.client.CancelInvocation(ctxT(t), &altarv1.CancelInvocationRequest{InvocationId: "sleep-cancel", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if code := <-codes; code != altarv1.ErrorCode_ERROR_CODE_CANCELLED {
+			t.Fatalf("cancelled call: %v", code)
+		}
+		t.Logf("cancel answered in %v", time.Since(start))
+
+		// Deadline: the runtime stops the tool when the call's deadline passes.
+		res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.sleep", Timeout: durationpb.New(300 * time.Millisecond),
+			Parameters: map[string]*altarv1.Value{"ms": schema.Int(60_000), "tag": schema.String("deadline")}})
+		if code := codeOf(res, err); code != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
+			t.Fatalf("call past its deadline: %v (%v, %v)", code, res, err)
+		}
+
+		// The runtime saw both: the tool's own record of its cancellations.
+		var tags []string
+		waitUntil(t, p, "the runtime recording both cancellations", func() bool {
+			res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.cancelled"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags = tags[:0]
+			for _, v := range res.GetPayload().GetObjectValue().GetFields()["tags"].GetArrayValue().GetItems() {
+				tags = append(tags, v.GetStringValue())
+			}
+			return len(tags) == 2
+		})
+		if !slices.Equal(tags, []string{"cancelled-by-client", "deadline"}) {
+			t.Fatalf("cancelled tags = %v", tags)
+		}
+	})
+
+	t.Run("concurrent calls", func(t *testing.T) {
+		// Eight 300 ms sleeps at once finish in far less than 8 × 300 ms.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		start := time.Now()
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.sleep", Parameters: map[string]*altarv1.Value{"ms": schema.Int(300)}})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("8 concurrent 300 ms calls took %v: calls are not served concurrently", took)
+		}
+	})
+}
+
+// readHandshake reads go-plugin's handshake line from a plugin's stdout.
+func readHandshake(t *testing.T, p *nodeProc) string {
+	t.Helper()
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(p.stdout).ReadString('\n')
+		lines <- line
+		_, _ = io.Copy(io.Discard, p.stdout)
+	}()
+	select {
+	case line := <-lines:
+		return line
+	case <-time.After(testTimeout):
+		t.Fatal("no handshake line")
+		return ""
+	}
+}
