@@ -510,6 +510,33 @@ func (h *Host) Attach(c runtime.Conn, offer *altarv1.FulfillTools) *altarv1.Fulf
 	return resp
 }
 
+// Mode is the current host mode.
+func (h *Host) Mode() altarv1.HostMode { return h.registry.Mode() }
+
+// TrustSource makes exactly contracts trusted under source (a bridge's,
+// such as "mcp:everything"), replacing what source trusted before; a
+// manifest reload keeps them. It returns why any contract was refused, by
+// name: one that is not a valid contract, or (all of them then) one whose
+// name and version a manifest or another source already trusts.
+func (h *Host) TrustSource(source string, contracts []*altarv1.ToolContract) map[string]error {
+	refused := map[string]error{}
+	var ok []*contract.Contract
+	for _, c := range contracts {
+		m, err := contract.FromProto(&altarv1.ToolManifest{ManifestVersion: contract.ManifestVersion, Contracts: []*altarv1.ToolContract{c}})
+		if err != nil {
+			refused[c.GetName()] = err
+			continue
+		}
+		ok = append(ok, m.Contracts...)
+	}
+	if _, err := h.registry.SetSource(source, source, ok); err != nil {
+		for _, c := range ok {
+			refused[c.Name()] = err
+		}
+	}
+	return refused
+}
+
 // detach unroutes a runtime attached with Attach and closes it when it can
 // be closed.
 func (h *Host) detach(c runtime.Conn) {
