@@ -1,7 +1,6 @@
 package noderuntime_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -19,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -150,9 +151,8 @@ func (b *syncBuffer) String() string {
 
 // nodeProc is one `node conformance.js` process.
 type nodeProc struct {
-	cmd    *exec.Cmd
+	pid    int
 	stderr *syncBuffer
-	stdout io.ReadCloser // only when the caller asked for it
 	exited chan struct{} // closed when the process has exited
 	err    error         // Wait's error, set before exited is closed
 }
@@ -160,26 +160,20 @@ type nodeProc struct {
 // startNode starts `node conformance.js` with env added to the test's
 // environment. The test's cleanup stops it (SIGTERM, SIGKILL after
 // stopGrace) and waits for it; its stderr is logged when the test failed.
-func startNode(t *testing.T, wantStdout bool, env ...string) *nodeProc {
+func startNode(t *testing.T, env ...string) *nodeProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", "conformance.js")
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace
-	p := &nodeProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &nodeProc{stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	if wantStdout {
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.stdout = out
-	}
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
+	p.pid = cmd.Process.Pid
 	go func() {
 		p.err = cmd.Wait()
 		close(p.exited)
@@ -266,7 +260,7 @@ func TestDialledRuntime(t *testing.T) {
 	requireNode(t)
 	h := startHost(t)
 	const id = "node-e2e"
-	p := startNode(t, false, "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
+	p := startNode(t, "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
 	info := waitRoutable(t, h, p, id)
 	checkRuntime(t, h, p, info)
 }
@@ -393,8 +387,8 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 			t.Fatal(err)
 		}
 		f := res.GetPayload().GetObjectValue().GetFields()
-		if f["pid"].GetIntValue() != int64(p.cmd.Process.Pid) || f["language"].GetStringValue() != "node" {
-			t.Fatalf("pid = %v (process %d)", f, p.cmd.Process.Pid)
+		if f["pid"].GetIntValue() != int64(p.pid) || f["language"].GetStringValue() != "node" {
+			t.Fatalf("pid = %v (process %d)", f, p.pid)
 		}
 	})
 
@@ -470,20 +464,98 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 	})
 }
 
-// readHandshake reads go-plugin's handshake line from a plugin's stdout.
-func readHandshake(t *testing.T, p *nodeProc) string {
-	t.Helper()
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(p.stdout).ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, p.stdout)
-	}()
-	select {
-	case line := <-lines:
-		return line
-	case <-time.After(testTimeout):
-		t.Fatal("no handshake line")
-		return ""
+// runtimePlugin is the Host's side of an ALTAR plugin for go-plugin: the
+// plugin's gRPC connection, on which the test opens PluginService.Connect.
+type runtimePlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+func (runtimePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("the Host does not serve plugins")
+}
+
+func (runtimePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return cc, nil
+}
+
+// pluginHandshake is the Host's go-plugin handshake (plugins/ on the Go side).
+var pluginHandshake = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "ALTAR_PLUGIN", MagicCookieValue: "altar-runtime-v1"}
+
+// TestPluginRuntime launches conformance.js through hashicorp/go-plugin
+// (the magic cookie, the handshake line on stdout, the health check), opens
+// PluginService.Connect, hands the stream to the Host, runs every check,
+// then closes the stream and expects the plugin to exit by itself.
+func TestPluginRuntime(t *testing.T) {
+	requireNode(t)
+	h := startHost(t)
+	const id = "node-plugin"
+	cmd := exec.Command("node", "conformance.js")
+	cmd.Env = append(os.Environ(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
+	stderr := &syncBuffer{}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  pluginHandshake,
+		Plugins:          plugin.PluginSet{"runtime": runtimePlugin{}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		StartTimeout:     testTimeout,
+		Stderr:           stderr,
+		Logger:           hclog.NewNullLogger(),
+	})
+	t.Cleanup(client.Kill)
+	rpc, err := client.Client()
+	if err != nil {
+		t.Fatalf("go-plugin could not start the node plugin: %v\nstderr:\n%s", err, stderr.String())
 	}
+	if err := rpc.Ping(); err != nil { // grpc.health.v1 Check of "plugin"
+		t.Fatalf("health check: %v", err)
+	}
+	raw, err := rpc.Dispense("runtime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &nodeProc{pid: client.ReattachConfig().Pid, stderr: stderr, exited: make(chan struct{})}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() { // owns nothing but its ticker; ends with the test
+		defer close(watched)
+		tick := time.NewTicker(pollInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-tick.C:
+				if client.Exited() {
+					p.err = errors.New("the plugin exited")
+					close(p.exited)
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { stopWatch(); <-watched })
+
+	streamCtx, closeStream := context.WithCancel(context.Background())
+	defer closeStream()
+	stream, err := altarv1.NewPluginServiceClient(raw.(*grpc.ClientConn)).Connect(streamCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.ServeRuntime(stream, "plugin") }()
+
+	info := waitRoutable(t, h, p, id)
+	if info.GetTransport() != "plugin" {
+		t.Fatalf("transport = %q", info.GetTransport())
+	}
+	checkRuntime(t, h, p, info)
+
+	// The Host closes the stream: the plugin exits by itself.
+	closeStream()
+	select {
+	case <-served:
+	case <-time.After(testTimeout):
+		t.Fatal("ServeRuntime did not return after the stream was closed")
+	}
+	waitUntil(t, &nodeProc{exited: make(chan struct{}), stderr: stderr}, "the plugin exiting after its stream closed", client.Exited)
 }
