@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -47,8 +46,9 @@ const (
 	describeDesc = "Report how the runtime saw each argument: for every key present in the arguments, the kind of its Value " +
 		"(null, string, int, double, bool, bytes, array, object); for bytes, also their length and SHA-256 in hex. " +
 		"Keys that were missing are absent from the result."
-	sleepDesc = "Wait ms milliseconds, then return {\"slept_ms\": ms}. Returns early with a CANCELLED tool error when the call " +
-		"is cancelled or its deadline passes; the runtime records each cancellation it saw so conformance.cancelled can report it."
+	sleepDesc = "Wait ms milliseconds, then return {\"slept_ms\": ms}. Returns early when the call is cancelled " +
+		"(a CANCELLED tool error) or its deadline passes (a DEADLINE_EXCEEDED tool error); the runtime records each " +
+		"cancellation it saw so conformance.cancelled can report it."
 	cancelledDesc = "Return {\"tags\": [...]}: the tag of every conformance.sleep call that this runtime process saw cancelled " +
 		"(by CancelInvocation or by its deadline), in the order seen."
 	failDesc  = "Always fail with a tool error whose message is the given message."
@@ -96,7 +96,9 @@ func (s *Set) List() []sdk.Tool {
 				return map[string]int64{"slept_ms": in.MS}, nil
 			case <-ctx.Done():
 				s.sawCancelled(in.Tag)
-				return nil, altarerr.New(altarv1.ErrorCode_ERROR_CODE_CANCELLED, "conformance.sleep %q stopped after the call ended: %v", in.Tag, context.Cause(ctx))
+				// The SDK answers CANCELLED (with the Host's reason) or
+				// DEADLINE_EXCEEDED, from the context's cause.
+				return nil, ctx.Err()
 			}
 		}),
 		sdk.Func("conformance.cancelled", cancelledDesc, func(context.Context, struct{}) (map[string][]string, error) {
