@@ -71,11 +71,16 @@ type testHost struct {
 	client altarv1.HostServiceClient
 }
 
-func startHost(t *testing.T) *testHost {
+// startHost starts a Host on addr ("127.0.0.1:0" for any port) with the
+// conformance manifest, or the given manifests.
+func startHost(t *testing.T, addr string, manifests ...string) *testHost {
 	t.Helper()
+	if len(manifests) == 0 {
+		manifests = []string{openManifest(t)}
+	}
 	cfg := gateway.DefaultConfig()
-	cfg.GRPCAddr = "127.0.0.1:0"
-	cfg.ManifestPaths = []string{openManifest(t)}
+	cfg.GRPCAddr = addr
+	cfg.ManifestPaths = manifests
 	cfg.Mode = altarv1.HostMode_HOST_MODE_STRICT
 	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
@@ -157,13 +162,13 @@ type nodeProc struct {
 	err    error         // Wait's error, set before exited is closed
 }
 
-// startNode starts `node conformance.js` with env added to the test's
+// startNode starts `node script` with env added to the test's
 // environment. The test's cleanup stops it (SIGTERM, SIGKILL after
 // stopGrace) and waits for it; its stderr is logged when the test failed.
-func startNode(t *testing.T, env ...string) *nodeProc {
+func startNode(t *testing.T, script string, env ...string) *nodeProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", "conformance.js")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace
@@ -209,10 +214,16 @@ func waitUntil(t *testing.T, p *nodeProc, what string, cond func() bool) {
 // waitRoutable waits until the Host routes every conformance tool to id.
 func waitRoutable(t *testing.T, h *testHost, p *nodeProc, id string) *altarv1.RuntimeInfo {
 	t.Helper()
+	return waitTools(t, h, p, id, len(conformanceTools))
+}
+
+// waitTools waits until the Host routes n tools to runtime id.
+func waitTools(t *testing.T, h *testHost, p *nodeProc, id string, n int) *altarv1.RuntimeInfo {
+	t.Helper()
 	var info *altarv1.RuntimeInfo
 	waitUntil(t, p, "the Host routing the node runtime's tools", func() bool {
 		for _, i := range h.Runtimes().List() {
-			if i.GetRuntimeId() == id && len(i.GetTools()) == len(conformanceTools) {
+			if i.GetRuntimeId() == id && len(i.GetTools()) == n {
 				info = i
 				return true
 			}
@@ -258,9 +269,9 @@ func stream(t *testing.T, h *testHost, req *altarv1.InvokeRequest) []*altarv1.St
 // every kind of tool through the Host API over gRPC.
 func TestDialledRuntime(t *testing.T) {
 	requireNode(t)
-	h := startHost(t)
+	h := startHost(t, "127.0.0.1:0")
 	const id = "node-e2e"
-	p := startNode(t, "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
+	p := startNode(t, "conformance.js", "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
 	info := waitRoutable(t, h, p, id)
 	checkRuntime(t, h, p, info)
 }
@@ -487,7 +498,7 @@ var pluginHandshake = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey:
 // then closes the stream and expects the plugin to exit by itself.
 func TestPluginRuntime(t *testing.T) {
 	requireNode(t)
-	h := startHost(t)
+	h := startHost(t, "127.0.0.1:0")
 	const id = "node-plugin"
 	cmd := exec.Command("node", "conformance.js")
 	cmd.Env = append(os.Environ(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")

@@ -37,7 +37,9 @@ export const CAPABILITIES = Object.freeze([
 /** How long a plugin waits for the Host to open its stream. */
 const PLUGIN_CONNECT_TIMEOUT_MS = 30_000;
 
-const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+// A contract name (gateway/contract.ValidateName): a letter or "_", then
+// letters, digits, "_", "-" or "."; at most 64 characters.
+const TOOL_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * backoff is the delay before reconnect attempt n (from 0): min doubled n
