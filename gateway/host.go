@@ -250,6 +250,8 @@ type Host struct {
 
 	closedOnce sync.Once
 	closedCh   chan struct{}
+
+	onClose []func(context.Context) // OnClose's functions, run by Close
 }
 
 // New builds a Host and loads its manifests.
@@ -444,6 +446,13 @@ func (h *Host) Close(ctx context.Context) error {
 			h.detach(c)
 		}
 		h.mu.Lock()
+		onClose := h.onClose
+		h.onClose = nil
+		h.mu.Unlock()
+		for _, fn := range onClose {
+			fn(ctx)
+		}
+		h.mu.Lock()
 		if h.cancel != nil {
 			h.cancel()
 		}
@@ -546,6 +555,39 @@ func (h *Host) detach(c runtime.Conn) {
 	if closer, ok := c.(interface{ Close() }); ok {
 		closer.Close()
 	}
+}
+
+// ServeRuntime runs the runtime protocol on a stream that reached the Host
+// other than through its listeners — a plugin the Host launched
+// (plugins/launch), whose stream the Host opened — under the same rules as
+// for a runtime that dialled in (announce, discover, fulfil: a runtime
+// cannot widen a contract). transport names the carrier ("plugin"). It
+// returns when the stream has ended, as runtime.Service.Serve does; the
+// caller then ends the stream. It refuses at once once Close has begun.
+func (h *Host) ServeRuntime(stream runtime.MessageStream, transport string) error {
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "the Host is shutting down").GRPCStatus().Err()
+	}
+	return h.service.Serve(stream, transport)
+}
+
+// Closing is closed once Close has begun: a plugin supervisor stops
+// restarting plugins then.
+func (h *Host) Closing() <-chan struct{} { return h.closed() }
+
+// OnClose registers fn to be run by Close once every runtime stream has
+// been closed (calls in flight have finished, or failed with
+// RUNTIME_UNAVAILABLE) and before Close waits for the Host's own
+// goroutines: stopping a plugin supervisor there kills every plugin
+// process. fn gets Close's context. Functions registered after Close has
+// begun are not run.
+func (h *Host) OnClose(fn func(ctx context.Context)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onClose = append(h.onClose, fn)
 }
 
 // closed is closed once Close has begun.

@@ -1,0 +1,66 @@
+// Command testplugin is the runtime the launch tests run as a real plugin
+// subprocess (or, with -host, dialled in): tools that report its pid,
+// crash it, write to its standard error, add, and "sneak", which no
+// manifest has. With TESTPLUGIN_ID set it announces that id instead of the
+// one the Host gives it (a misbehaving plugin).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/altar-gateway/altar/plugins/sdk"
+)
+
+type none struct{}
+
+func main() {
+	host := flag.String("host", "", "dial this Host instead of serving as a plugin")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	tools := []sdk.Tool{
+		sdk.Func("pid", "Return the plugin process's id.", func(context.Context, none) (int64, error) {
+			return int64(os.Getpid()), nil
+		}),
+		sdk.Func("crash", "Exit at once, mid-call.", func(context.Context, none) (int64, error) {
+			os.Exit(3)
+			return 0, nil
+		}),
+		sdk.Func("say", "Write a line to stderr.", func(_ context.Context, in struct {
+			Text string `json:"text"`
+		}) (string, error) {
+			fmt.Fprintln(os.Stderr, in.Text)
+			return in.Text, nil
+		}),
+		sdk.Func("add", "Add two numbers.", func(_ context.Context, in struct {
+			A float64 `json:"a"`
+			B float64 `json:"b"`
+		}) (float64, error) {
+			return in.A + in.B, nil
+		}),
+		sdk.Func("sneak", "A tool no manifest has.", func(context.Context, none) (string, error) {
+			return "sneaked", nil
+		}),
+	}
+	id := "testplugin"
+	rt, err := sdk.New(id, tools, sdk.WithLogger(log))
+	if err != nil {
+		log.Error("building the runtime", "error", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if wrong := os.Getenv("TESTPLUGIN_ID"); wrong != "" {
+		os.Unsetenv("ALTAR_RUNTIME_ID")
+		rt, _ = sdk.New(wrong, tools, sdk.WithLogger(log))
+	}
+	if err := rt.Run(ctx, *host); err != nil {
+		log.Error("runtime ended", "error", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,428 @@
+package launch_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/altar-gateway/altar/gateway"
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/schema"
+	"github.com/altar-gateway/altar/plugins/launch"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// testTimeout bounds every wait for a plugin to start, restart or stop.
+const testTimeout = 30 * time.Second
+
+// syncBuffer is a log destination that tests read while plugins write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the JSON log records written so far.
+func (b *syncBuffer) records() []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// fixture is a real Host on loopback with plugins launched by a real
+// Supervisor, whose close the Host runs (OnClose).
+type fixture struct {
+	h    *gateway.Host
+	sup  *launch.Supervisor
+	logs *syncBuffer
+}
+
+func newHost(t *testing.T, mode altarv1.HostMode, logs *syncBuffer) *gateway.Host {
+	t.Helper()
+	cfg := gateway.DefaultConfig()
+	cfg.GRPCAddr = "127.0.0.1:0"
+	cfg.ManifestPaths = []string{"testdata/manifest.yaml"}
+	cfg.Mode = mode
+	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_ = h.Close(ctx)
+	})
+	return h
+}
+
+// start launches the plugins; startErr is what Start returned.
+func start(t *testing.T, mode altarv1.HostMode, plugins ...launch.Config) (f *fixture, startErr error) {
+	t.Helper()
+	logs := &syncBuffer{}
+	h := newHost(t, mode, logs)
+	sup, err := launch.New(h, plugins, launch.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.OnClose(func(ctx context.Context) {
+		if err := sup.Close(ctx); err != nil {
+			t.Errorf("Supervisor.Close: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	startErr = sup.Start(ctx)
+	return &fixture{h: h, sup: sup, logs: logs}, startErr
+}
+
+func plugin(name string) launch.Config {
+	return launch.Config{
+		Name:    name,
+		Command: testPlugin,
+		Restart: launch.RestartPolicy{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Budget: 5, Window: time.Minute},
+	}
+}
+
+// call invokes a tool through the Host and returns its result, or the
+// ALTAR code of its failure.
+func (f *fixture) call(t *testing.T, tool string, params map[string]*altarv1.Value) (*altarv1.ToolResult, altarv1.ErrorCode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	resp, err := f.h.Invoke(ctx, &altarv1.InvokeRequest{ToolName: tool, Parameters: params})
+	if err != nil {
+		return nil, altarerr.CodeOf(err)
+	}
+	if e := resp.GetResult().GetError(); e != nil {
+		return resp.GetResult(), e.GetCode()
+	}
+	return resp.GetResult(), altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED
+}
+
+// pid calls the pid tool of the plugin named name.
+func (f *fixture) pid(t *testing.T, name string) int {
+	t.Helper()
+	res, code := f.call(t, name+"/pid", nil)
+	if code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatalf("pid of %s: %s", name, altarerr.CodeName(code))
+	}
+	return int(res.GetPayload().GetIntValue())
+}
+
+// routed reports whether the Host routes name's tool.
+func (f *fixture) routed(name, tool string) bool {
+	for _, rt := range f.h.Runtimes().List() {
+		if rt.GetRuntimeId() != name {
+			continue
+		}
+		for _, ft := range rt.GetTools() {
+			if ft.GetContractName() == tool {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// waitFor polls cond until it holds or the test's deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func status(f *fixture, name string) launch.Status {
+	for _, st := range f.sup.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return launch.Status{}
+}
+
+// alive reports whether a process with the pid exists (a zombie counts:
+// it has not been reaped).
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+func TestPluginServesCallsThroughTheHost(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "add") })
+	res, code := f.call(t, "add", map[string]*altarv1.Value{"a": schema.Double(2), "b": schema.Double(40)})
+	if code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED || res.GetPayload().GetDoubleValue() != 42 {
+		t.Fatalf("add = %v, %s; want 42", res.GetPayload(), altarerr.CodeName(code))
+	}
+	st := status(f, "calc")
+	if st.State != launch.StateRunning || st.PID == 0 || st.Restarts != 0 {
+		t.Fatalf("status = %+v; want running with a pid and no restarts", st)
+	}
+	if got := f.pid(t, "calc"); got != st.PID {
+		t.Fatalf("the pid tool says %d; the supervisor says %d", got, st.PID)
+	}
+	var transport string
+	for _, rt := range f.h.Runtimes().List() {
+		if rt.GetRuntimeId() == "calc" {
+			transport = rt.GetTransport()
+		}
+	}
+	if transport != "plugin" {
+		t.Fatalf("transport = %q; want plugin", transport)
+	}
+}
+
+func TestStrictHostRefusesAToolNotInTheManifests(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "add") })
+	if f.routed("calc", "sneak") {
+		t.Fatal("the Host routes sneak, which no manifest has")
+	}
+	if _, code := f.call(t, "sneak", nil); code == altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatal("calling sneak succeeded; want a refusal")
+	}
+}
+
+func TestCrashFailsTheCallAtOnceAndThePluginComesBack(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "crash") })
+	before := f.pid(t, "calc")
+
+	began := time.Now()
+	_, code := f.call(t, "crash", nil)
+	took := time.Since(began)
+	if code != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+		t.Fatalf("the crashing call failed with %s; want RUNTIME_UNAVAILABLE", altarerr.CodeName(code))
+	}
+	// "At once": far below the contract's 5 s timeout and the Host's 2 s
+	// heartbeat timeout, which would otherwise be what ends it.
+	if took > time.Second {
+		t.Fatalf("the crashing call took %v to fail", took)
+	}
+
+	waitFor(t, "a restarted calc", func() bool {
+		st := status(f, "calc")
+		return st.State == launch.StateRunning && st.PID != before && f.routed("calc", "pid")
+	})
+	after := f.pid(t, "calc")
+	if after == before {
+		t.Fatalf("the plugin still runs as pid %d", before)
+	}
+	if st := status(f, "calc"); st.Restarts != 1 || st.LastError == nil {
+		t.Fatalf("status = %+v; want 1 restart and the crash as last error", st)
+	}
+	waitFor(t, "the crashed process to be reaped", func() bool { return !alive(before) })
+}
+
+func TestRestartBudgetLeavesThePluginDown(t *testing.T) {
+	cfg := plugin("calc")
+	cfg.Restart.Budget = 1
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "crash") })
+	first := f.pid(t, "calc")
+	f.call(t, "crash", nil)
+	waitFor(t, "the one restart", func() bool {
+		st := status(f, "calc")
+		return st.State == launch.StateRunning && st.PID != first && f.routed("calc", "crash")
+	})
+	f.call(t, "crash", nil)
+	waitFor(t, "the plugin to stay down", func() bool { return status(f, "calc").State == launch.StateFailed })
+	st := status(f, "calc")
+	if st.Restarts != 1 || st.LastError == nil || !strings.Contains(st.LastError.Error(), "restart.budget") {
+		t.Fatalf("status = %+v; want 1 restart and a budget error", st)
+	}
+	if f.routed("calc", "add") {
+		t.Fatal("the Host still routes the failed plugin's tools")
+	}
+	if _, code := f.call(t, "add", map[string]*altarv1.Value{"a": schema.Double(1), "b": schema.Double(1)}); code == altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatal("a call to the failed plugin's tool succeeded")
+	}
+}
+
+func TestPinnedHash(t *testing.T) {
+	actual, err := launch.FileSHA256(testPlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := strings.Repeat("0", 64)
+
+	t.Run("match", func(t *testing.T) {
+		cfg := plugin("calc")
+		cfg.SHA256 = actual
+		f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "calc's tools", func() bool { return f.routed("calc", "add") })
+	})
+	t.Run("mismatch", func(t *testing.T) {
+		cfg := plugin("calc")
+		cfg.SHA256 = wrong
+		f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+		if err == nil {
+			t.Fatal("a plugin whose hash does not match its pin started")
+		}
+		for _, want := range []string{`"calc"`, actual, wrong} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %s", err, want)
+			}
+		}
+		if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG {
+			t.Errorf("code = %s; want INVALID_CONFIG", altarerr.CodeName(code))
+		}
+		st := status(f, "calc")
+		if st.State != launch.StateFailed || st.PID != 0 || st.Restarts != 0 {
+			t.Fatalf("status = %+v; want failed, never started, never restarted", st)
+		}
+	})
+}
+
+func TestStderrIsLoggedWithThePluginName(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("talker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "talker's tools", func() bool { return f.routed("talker", "say") })
+	const text = "a line from the plugin, 7f3a"
+	if _, code := f.call(t, "say", map[string]*altarv1.Value{"text": schema.String(text)}); code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatalf("say: %s", altarerr.CodeName(code))
+	}
+	waitFor(t, "the line in the Host's log", func() bool {
+		for _, rec := range f.logs.records() {
+			if rec["plugin"] == "talker" && rec["msg"] == "plugin stderr" && rec["line"] == text {
+				return true
+			}
+		}
+		return false
+	})
+	// The SDK's own log lines (slog text on stderr) keep their level.
+	waitFor(t, "the plugin's own INFO record", func() bool {
+		for _, rec := range f.logs.records() {
+			line, _ := rec["line"].(string)
+			if rec["plugin"] == "talker" && rec["level"] == "INFO" && strings.Contains(line, "tools fulfilled") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestCloseLeavesNoPluginBehind(t *testing.T) {
+	logs := &syncBuffer{}
+	h := newHost(t, altarv1.HostMode_HOST_MODE_STRICT, logs)
+	sup, err := launch.New(h, []launch.Config{plugin("one"), plugin("two")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.OnClose(func(ctx context.Context) { _ = sup.Close(ctx) })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := sup.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, st := range sup.Status() {
+		if st.State != launch.StateRunning || !alive(st.PID) {
+			t.Fatalf("status = %+v; want running", st)
+		}
+		pids = append(pids, st.PID)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Supervisor.Close (run by Host.Close) waits for each process to be
+	// killed and reaped: none may be left, not even as a zombie.
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("plugin pid %d outlived Host.Close", pid)
+		}
+	}
+	for _, st := range sup.Status() {
+		if st.State != launch.StateStopped {
+			t.Errorf("status = %+v; want stopped", st)
+		}
+	}
+}
+
+func TestAPluginMustAnnounceItsName(t *testing.T) {
+	cfg := plugin("calc")
+	cfg.Env = []string{"TESTPLUGIN_ID=impostor"}
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+	if err == nil {
+		waitFor(t, "the plugin to be refused", func() bool { return status(f, "calc").State == launch.StateFailed })
+	}
+	st := status(f, "calc")
+	if st.State != launch.StateFailed || st.LastError == nil || !strings.Contains(st.LastError.Error(), `"impostor"`) {
+		t.Fatalf("status = %+v; want failed, naming the id it announced", st)
+	}
+	if code := altarerr.CodeOf(st.LastError); code != altarv1.ErrorCode_ERROR_CODE_PROTOCOL_VIOLATION {
+		t.Fatalf("code = %s; want PROTOCOL_VIOLATION", altarerr.CodeName(code))
+	}
+	for _, rt := range f.h.Runtimes().List() {
+		if rt.GetRuntimeId() == "impostor" {
+			t.Fatal("the impostor is connected")
+		}
+	}
+}
+
+func TestMissingExecutableFails(t *testing.T) {
+	cfg := plugin("ghost")
+	cfg.Command = filepath.Join(t.TempDir(), "no-such-plugin")
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+	if err == nil {
+		t.Fatal("a plugin with no executable started")
+	}
+	var ae *altarerr.Error
+	if !errors.As(err, &ae) || ae.Code != altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG || !strings.Contains(err.Error(), "no-such-plugin") {
+		t.Fatalf("error = %v; want INVALID_CONFIG naming the command", err)
+	}
+	if st := status(f, "ghost"); st.State != launch.StateFailed {
+		t.Fatalf("status = %+v; want failed", st)
+	}
+	if _, err := os.Stat(cfg.Command); err == nil {
+		t.Fatal("the test's premise is wrong")
+	}
+}
