@@ -9,6 +9,7 @@ import (
 
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/auth"
+	"github.com/altar-gateway/altar/plugins/launch"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -45,6 +46,9 @@ type File struct {
 	Runtimes Runtimes `yaml:"runtimes"`
 	Invoke   Invoke   `yaml:"invoke"`
 	Log      Log      `yaml:"log"`
+	// Plugins are runtimes the Host launches as go-plugin subprocesses
+	// and supervises (plugins/launch). File only: no ALTAR_* variable.
+	Plugins []Plugin `yaml:"plugins,omitempty"`
 }
 
 // Listener is one server's address.
@@ -99,6 +103,65 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text or json.
 	Format string `yaml:"format"`
+}
+
+// Plugin is one runtime the Host launches as a go-plugin subprocess (see
+// plugins/launch.Config, which it maps onto). Zero durations and budget
+// take the launcher's defaults.
+type Plugin struct {
+	// Name is the plugin's runtime id (the child gets it in
+	// ALTAR_RUNTIME_ID and must announce it).
+	Name string `yaml:"name"`
+	// Command is the executable: absolute, relative to dir, or looked up
+	// in PATH.
+	Command string   `yaml:"command"`
+	Args    []string `yaml:"args,omitempty"`
+	// Env are NAME=value pairs added to the child's environment.
+	Env []string `yaml:"env,omitempty"`
+	Dir string   `yaml:"dir,omitempty"`
+	// SHA256 pins the executable: the hex SHA-256 `altar plugin hash PATH`
+	// prints. A file that does not match is not started.
+	SHA256       string        `yaml:"sha256,omitempty"`
+	StartTimeout Duration      `yaml:"start_timeout,omitempty"`
+	Restart      PluginRestart `yaml:"restart,omitempty"`
+}
+
+// PluginRestart restarts a plugin that ended with exponential backoff
+// (min_backoff doubling up to max_backoff), at most budget times within
+// window; beyond that it stays down.
+type PluginRestart struct {
+	MinBackoff Duration `yaml:"min_backoff,omitempty"`
+	MaxBackoff Duration `yaml:"max_backoff,omitempty"`
+	Budget     int      `yaml:"budget,omitempty"`
+	Window     Duration `yaml:"window,omitempty"`
+}
+
+// Launch is the plugin's launcher configuration.
+func (p Plugin) Launch() launch.Config {
+	return launch.Config{
+		Name:         p.Name,
+		Command:      p.Command,
+		Args:         slices.Clone(p.Args),
+		Env:          slices.Clone(p.Env),
+		Dir:          p.Dir,
+		SHA256:       strings.ToLower(p.SHA256),
+		StartTimeout: time.Duration(p.StartTimeout),
+		Restart: launch.RestartPolicy{
+			MinBackoff: time.Duration(p.Restart.MinBackoff),
+			MaxBackoff: time.Duration(p.Restart.MaxBackoff),
+			Budget:     p.Restart.Budget,
+			Window:     time.Duration(p.Restart.Window),
+		},
+	}
+}
+
+// PluginConfigs are the launcher configurations of every plugin.
+func (f *File) PluginConfigs() []launch.Config {
+	out := make([]launch.Config, len(f.Plugins))
+	for i, p := range f.Plugins {
+		out[i] = p.Launch()
+	}
+	return out
 }
 
 // Duration is a time.Duration written as a Go duration string ("30m").

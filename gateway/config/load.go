@@ -344,6 +344,39 @@ func (l *loader) check(f *File) {
 	positive("invoke.idempotency_window", f.Invoke.IdempotencyWindow)
 	oneOf("log.level", f.Log.Level, logLevels)
 	oneOf("log.format", f.Log.Format, logFormats)
+	l.checkPlugins(f)
+}
+
+// checkPlugins reports each plugin's field errors (launch.Config.Validate)
+// at its key path, and names given twice.
+func (l *loader) checkPlugins(f *File) {
+	names := map[string]int{}
+	for i, p := range f.Plugins {
+		path := fmt.Sprintf("plugins[%d]", i)
+		at := func(field string) origin {
+			// The field, else its list (env[2] -> env), else its section
+			// (restart.budget -> restart), else the plugin.
+			base, _, _ := strings.Cut(field, "[")
+			section, _, _ := strings.Cut(field, ".")
+			for _, k := range []string{field, base, section} {
+				if o, ok := l.origin[path+"."+k]; ok {
+					return o
+				}
+			}
+			return l.origin[path]
+		}
+		var e *altarerr.Error
+		if err := p.Launch().Validate(); errors.As(err, &e) {
+			for _, fe := range e.Fields {
+				l.fail(at(fe.GetPath()), path+"."+fe.GetPath(), RuleValue, "%s", fe.GetMessage())
+			}
+		}
+		if j, dup := names[p.Name]; dup && p.Name != "" {
+			l.fail(at("name"), path+".name", RuleValue, "%q is also the name of plugins[%d]", p.Name, j)
+		} else {
+			names[p.Name] = i
+		}
+	}
 }
 
 func unwrapAddrError(err error) string {

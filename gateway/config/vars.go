@@ -65,6 +65,9 @@ func deriveVariables(t reflect.Type, prefix string, index []int) []Variable {
 		}
 		idx := append(append([]int(nil), index...), i)
 		kind := kindName(sf.Type)
+		if kind == "objects" {
+			continue // a list of mappings is set in the file only
+		}
 		if kind == "" && sf.Type.Kind() == reflect.Struct {
 			out = append(out, deriveVariables(sf.Type, path, idx)...)
 			continue
@@ -92,6 +95,8 @@ func kindName(t reflect.Type) string {
 		return "keys"
 	case t == stringsType:
 		return "list"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return "objects" // a list of mappings, such as plugins
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Int:

@@ -122,7 +122,7 @@ func (l *loader) node(n ast.Node, v reflect.Value, path string, where origin) {
 	case kind == "" && v.Kind() == reflect.Struct:
 		l.mapping(n, v, path, where)
 		return
-	case kind == "list" || kind == "keys":
+	case kind == "list" || kind == "keys" || kind == "objects":
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
 			l.fail(l.at(n), path, RuleKind, "want a list, got %s", kindOf(n))
