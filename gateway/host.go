@@ -20,6 +20,7 @@ import (
 	"github.com/altar-gateway/altar/gateway/runtime"
 	"github.com/altar-gateway/altar/gateway/server"
 	"github.com/altar-gateway/altar/gateway/session"
+	mcpfacade "github.com/altar-gateway/altar/integrations/mcp"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -237,7 +238,8 @@ type Host struct {
 	service  *runtime.Service
 	engine   *invoke.Engine
 	grpc     *server.GRPC
-	http     *http.Server // nil when HTTP is off
+	http     *http.Server      // nil when HTTP is off
+	mcp      *mcpfacade.Facade // the MCP facade at /mcp; nil when HTTP is off
 
 	mu        sync.Mutex
 	listener  net.Listener
@@ -301,6 +303,8 @@ func New(cfg Config) (*Host, error) {
 	grpcOpts := append(server.GRPCAuth(keys), grpc.NumStreamWorkers(uint32(cfg.GRPCStreamWorkers)))
 	h.grpc = server.NewGRPC(h, h.service, grpcOpts...)
 	if cfg.httpEnabled() {
+		h.mcp = mcpfacade.New(h, mcpfacade.WithLogger(h.log), mcpfacade.WithServerInfo("altar", Version),
+			mcpfacade.WithMaxBodyBytes(cfg.HTTP.MaxBodyBytes), mcpfacade.WithSessionIdleTTL(cfg.Sessions.DefaultTTL))
 		// WriteTimeout and ReadTimeout stay 0 on the server: the handler
 		// sets per-request deadlines, which streams clear (a server-wide
 		// WriteTimeout would cut every SSE and WebSocket stream).
@@ -311,7 +315,8 @@ func New(cfg Config) (*Host, error) {
 				server.WithReadiness(h.ready),
 				server.WithHTTPLogger(h.log),
 				server.WithRuntimeService(h.service, cfg.Runtimes.HeartbeatInterval, cfg.Runtimes.HeartbeatTimeout),
-				server.WithRuntimeOrigins(cfg.HTTP.RuntimeOrigins...)),
+				server.WithRuntimeOrigins(cfg.HTTP.RuntimeOrigins...),
+				server.WithMount(mcpfacade.DefaultBasePath, h.mcp.Handler())),
 			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 			IdleTimeout:       cfg.HTTP.IdleTimeout,
 			MaxHeaderBytes:    1 << 20,
@@ -413,6 +418,11 @@ func (h *Host) Close(ctx context.Context) error {
 		httpDone := make(chan struct{})
 		go func() {
 			defer close(httpDone)
+			if h.mcp != nil {
+				// MCP streams (SSE, listening GETs) last as long as their
+				// sessions: end them so that Shutdown need not wait them out.
+				_ = h.mcp.Close(ctx)
+			}
 			if h.http == nil || !started {
 				return
 			}

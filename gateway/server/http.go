@@ -57,6 +57,13 @@ type httpOptions struct {
 	runtimes       RuntimeServer // nil: /v1/runtimes/connect answers 404
 	pingInterval   time.Duration
 	pingTimeout    time.Duration
+	mounts         []mount
+}
+
+// mount is a handler served under a path prefix (see WithMount).
+type mount struct {
+	prefix string
+	h      http.Handler
 }
 
 type httpOptionFunc func(*httpOptions)
@@ -100,6 +107,18 @@ func WithHTTPLogger(l *slog.Logger) HTTPOption {
 	return httpOptionFunc(func(o *httpOptions) {
 		if l != nil {
 			o.log = l
+		}
+	})
+}
+
+// WithMount serves h at prefix and every path under it, behind the same
+// API-key authentication as /v1/ (the caller's principal is in the
+// request's context; runtime keys are refused). The handler sets its own
+// deadlines.
+func WithMount(prefix string, h http.Handler) HTTPOption {
+	return httpOptionFunc(func(o *httpOptions) {
+		if h != nil && prefix != "" {
+			o.mounts = append(o.mounts, mount{prefix: "/" + strings.Trim(prefix, "/"), h: h})
 		}
 	})
 }
@@ -168,6 +187,14 @@ func newEcho(api API, keys *auth.KeySet, opts ...HTTPOption) *echo.Echo {
 	v1.POST("/admin/manifests", s.loadManifest)
 	v1.POST("/admin/manifests/reload", s.reloadManifests)
 	v1.PUT("/admin/mode", s.setMode)
+	for _, m := range o.mounts {
+		// Mounted handlers (the MCP facade) are not part of the REST API:
+		// they get the same authentication and nothing else (no deadlines,
+		// no error shape), and are not in the OpenAPI document.
+		h := echo.WrapHandler(m.h)
+		e.Any(m.prefix, h, s.authenticate)
+		e.Any(m.prefix+"/*", h, s.authenticate)
+	}
 	return e
 }
 

@@ -1,0 +1,277 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	mcpproto "github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/schema"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// This file serves tools/call through the Host's invocation engine. A
+// failure of the call (bad arguments, the tool's own error, a deadline) is
+// a tool result with isError set, its ALTAR error under _meta
+// "altar/error", so that the model can read it and correct itself; only
+// protocol failures (an unknown tool) are JSON-RPC errors, and those mcp-go
+// answers before the call gets here.
+
+// maxProgressMessage bounds the chunk text a progress notification carries.
+const maxProgressMessage = 1024
+
+// call is the handler of every tool in mcp-go's table.
+func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcpproto.CallToolResult, error) {
+	sess, sessCtx := f.session(ctx)
+	// The call ends with the request, the MCP session (SSE serves a call
+	// detached from its request) and the facade.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if sessCtx != nil {
+		defer context.AfterFunc(sessCtx, cancel)()
+	}
+	stopClosing := context.AfterFunc(closingContext{f.closing}, cancel)
+	defer stopClosing()
+
+	name := req.Params.Name
+	_, info, ok := f.describe(ctx, name)
+	if !ok {
+		return toolError(altarerr.New(altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND, "no tool %q is available to this session", name)), nil
+	}
+	params, err := arguments(req, int(f.o.maxBody))
+	if err != nil {
+		return toolError(err), nil
+	}
+	ireq := &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params}
+	c := info.GetContract()
+	if c.GetSupportsStreaming() {
+		return f.stream(ctx, req, ireq, c), nil
+	}
+	resp, err := f.api.Invoke(ctx, ireq)
+	if err != nil {
+		return toolError(err), nil
+	}
+	res := resp.GetResult()
+	if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR || res.GetError() != nil {
+		return toolError(altarerr.FromProto(res.GetError())), nil
+	}
+	text, err := schema.MarshalJSON(res.GetPayload())
+	if err != nil {
+		return toolError(err), nil
+	}
+	if len(text) > f.o.maxResult {
+		return toolError(tooLarge(f.o.maxResult)), nil
+	}
+	structured := text
+	if c.GetReturnType() != nil && c.GetReturnType().GetType() != altarv1.AltarType_ALTAR_TYPE_OBJECT {
+		structured = wrap(`{"result":`, text, `}`)
+	}
+	return result(text, structured, c, res.GetInvocationId(), res.GetRuntimeId()), nil
+}
+
+// stream runs a streaming call: each chunk is reported as a progress
+// notification (when the client asked for them with a progress token), and
+// the result holds every chunk's payload in order.
+func (f *Facade) stream(ctx context.Context, req mcpproto.CallToolRequest, ireq *altarv1.InvokeRequest, c *altarv1.ToolContract) *mcpproto.CallToolResult {
+	var token mcpproto.ProgressToken
+	if req.Params.Meta != nil {
+		token = req.Params.Meta.ProgressToken
+	}
+	var (
+		buf        = []byte(`[`)
+		n          int
+		failed     error
+		invocation string
+	)
+	err := f.api.InvokeStream(ctx, ireq, func(ch *altarv1.StreamChunk) error {
+		invocation = ch.GetInvocationId()
+		if ch.GetError() != nil {
+			failed = altarerr.FromProto(ch.GetError())
+			return nil
+		}
+		var payload []byte
+		if ch.GetPayload() != nil {
+			b, err := schema.MarshalJSON(ch.GetPayload())
+			if err != nil {
+				return err
+			}
+			if len(buf)+len(b)+2 > f.o.maxResult {
+				return tooLarge(f.o.maxResult)
+			}
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, b...)
+			n++
+			payload = b
+		}
+		// The final chunk often carries nothing: no progress to report.
+		if token != nil && (payload != nil || ch.GetProgress() != nil) {
+			f.progress(ctx, token, ch, payload)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return toolError(err)
+	case failed != nil:
+		return toolError(failed)
+	}
+	buf = append(buf, ']')
+	return result(buf, wrap(`{"chunks":`, buf, `}`), c, invocation, "")
+}
+
+// progress sends one chunk as a progress notification: progress is the
+// runtime's own progress when it reports one, else the chunk number; the
+// message is the runtime's, else the chunk's payload as JSON. When the
+// client falls behind, the stream waits for room up to progressWait, then
+// drops the notification (progress is advisory; the result has every
+// chunk).
+func (f *Facade) progress(ctx context.Context, token mcpproto.ProgressToken, ch *altarv1.StreamChunk, payload []byte) {
+	params := map[string]any{"progressToken": token, "progress": float64(ch.GetChunkId())}
+	msg := string(payload)
+	if p := ch.GetProgress(); p != nil {
+		params["progress"] = p.GetProgress()
+		if p.GetTotal() > 0 {
+			params["total"] = p.GetTotal()
+		}
+		if p.GetMessage() != "" {
+			msg = p.GetMessage()
+		}
+	}
+	if len(msg) > maxProgressMessage {
+		msg = msg[:maxProgressMessage]
+	}
+	if msg != "" {
+		params["message"] = msg
+	}
+	srv := mcpserver.ServerFromContext(ctx)
+	if srv == nil {
+		return
+	}
+	deadline := time.NewTimer(progressWait)
+	defer deadline.Stop()
+	retry := time.NewTicker(time.Millisecond)
+	defer retry.Stop()
+	for {
+		err := srv.SendNotificationToClient(ctx, string(mcpproto.MethodNotificationProgress), params)
+		if !errors.Is(err, mcpserver.ErrNotificationChannelBlocked) {
+			return
+		}
+		select {
+		case <-retry.C:
+		case <-deadline.C:
+			f.o.log.Debug("mcp: dropped a progress notification the client did not take", "chunk_id", ch.GetChunkId())
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// arguments reads a call's arguments as the Host's Values, exactly (an
+// integer stays an integer, however large) and within the size limits.
+func arguments(req mcpproto.CallToolRequest, maxBytes int) (map[string]*altarv1.Value, error) {
+	raw := req.Params.RawArguments
+	if len(raw) == 0 {
+		if req.Params.Arguments == nil {
+			return nil, nil
+		}
+		b, err := json.Marshal(req.Params.Arguments)
+		if err != nil {
+			return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, err, "arguments")
+		}
+		raw = b
+	}
+	return parseArguments(raw, maxBytes)
+}
+
+// parseArguments parses the JSON of a call's arguments: an object, or null
+// for none.
+func parseArguments(raw []byte, maxBytes int) (map[string]*altarv1.Value, error) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
+		return nil, nil
+	}
+	params, err := schema.ParseJSONObject(raw, schema.Limits{MaxBytes: maxBytes})
+	if err != nil {
+		e := altarerr.From(err)
+		if e.Code == altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST {
+			return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENTS, e, "arguments").
+				WithField("/arguments", "type", "must be a JSON object")
+		}
+		return nil, e
+	}
+	return params, nil
+}
+
+// result is a successful call's result: the payload as JSON text (for
+// clients that read content) and as structuredContent.
+func result(text, structured []byte, c *altarv1.ToolContract, invocationID, runtimeID string) *mcpproto.CallToolResult {
+	r := &mcpproto.CallToolResult{Content: []mcpproto.Content{mcpproto.NewTextContent(string(text))}}
+	if c.GetReturnType() != nil {
+		r.RawStructuredContent = structured
+	}
+	meta := map[string]any{"altar/invocation_id": invocationID}
+	if runtimeID != "" {
+		meta["altar/runtime_id"] = runtimeID
+	}
+	r.Meta = &mcpproto.Meta{AdditionalFields: meta}
+	return r
+}
+
+// toolError is a failed call's result: isError, the error as text, and the
+// ALTAR error (code, message, field errors) under _meta "altar/error".
+func toolError(err error) *mcpproto.CallToolResult {
+	e := altarerr.From(err)
+	p := e.Proto()
+	detail := map[string]any{"code": altarerr.CodeName(p.GetCode()), "message": p.GetMessage()}
+	if fes := p.GetFieldErrors(); len(fes) > 0 {
+		list := make([]map[string]string, 0, len(fes))
+		for _, fe := range fes {
+			list = append(list, map[string]string{"path": fe.GetPath(), "rule": fe.GetRule(), "message": fe.GetMessage()})
+		}
+		detail["fieldErrors"] = list
+	}
+	if ms := p.GetRetryAfterMs(); ms > 0 {
+		detail["retryAfterMs"] = ms
+	}
+	if id := p.GetInvocationId(); id != "" {
+		detail["invocationId"] = id
+	}
+	return &mcpproto.CallToolResult{
+		Result:  mcpproto.Result{Meta: &mcpproto.Meta{AdditionalFields: map[string]any{metaError: detail}}},
+		Content: []mcpproto.Content{mcpproto.NewTextContent(e.Error())},
+		IsError: true,
+	}
+}
+
+func tooLarge(limit int) error {
+	return altarerr.New(altarv1.ErrorCode_ERROR_CODE_PAYLOAD_TOO_LARGE, "the result is larger than the MCP facade's limit of %d bytes", limit).
+		WithField("", "max_bytes", "the result exceeds the limit")
+}
+
+func wrap(prefix string, b []byte, suffix string) []byte {
+	out := make([]byte, 0, len(prefix)+len(b)+len(suffix))
+	return append(append(append(out, prefix...), b...), suffix...)
+}
+
+// closingContext is a context done when the facade closes (for
+// context.AfterFunc).
+type closingContext struct{ done chan struct{} }
+
+func (c closingContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c closingContext) Done() <-chan struct{}       { return c.done }
+func (c closingContext) Value(any) any               { return nil }
+func (c closingContext) Err() error {
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
