@@ -60,5 +60,6 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newSessionsCommand())
 	root.AddCommand(newRuntimesCommand())
 	root.AddCommand(newConfigCommand(), newKeysCommand())
+	root.AddCommand(newMCPCommand())
 	return root
 }
