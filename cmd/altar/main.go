@@ -61,5 +61,6 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newRuntimesCommand())
 	root.AddCommand(newConfigCommand(), newKeysCommand())
 	root.AddCommand(newMCPCommand())
+	root.AddCommand(newPluginCommand())
 	return root
 }

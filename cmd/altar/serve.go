@@ -181,6 +181,12 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 	if !sf.noExample {
 		attachExample(stdout, h)
 	}
+	if len(file.Plugins) > 0 {
+		if err := startPlugins(ctx, stdout, h, file, log); err != nil {
+			_ = h.Close(context.Background())
+			return printConfigError(stderr, err)
+		}
+	}
 	printServing(stdout, h, file)
 
 	<-ctx.Done()

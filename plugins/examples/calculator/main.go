@@ -1,8 +1,13 @@
-// Command calculator is ALTAR's example runtime: it dials a Host and fulfils
-// the calculator contracts of manifests/calculator.yaml (add, subtract,
-// multiply, divide, count).
+// Command calculator is ALTAR's example runtime: it fulfils the calculator
+// contracts of manifests/calculator.yaml (add, subtract, multiply, divide,
+// count), either by dialling a Host or, when a Host launched it as a plugin
+// (a plugins: entry of altar.yaml), over the stream the Host opens. The
+// same tools serve both ways; sdk.Runtime.Run picks the way at start.
 //
 //	calculator [--host 127.0.0.1:50051] [--id calculator] [--dev]
+//
+// --host defaults to $ALTAR_HOST, else 127.0.0.1:50051; as a plugin, the id
+// is the plugin's name the Host gives it.
 //
 // On SIGINT or SIGTERM it withdraws its tools, lets the calls in flight
 // finish (for up to --grace) and exits.
@@ -35,7 +40,7 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("calculator", flag.ContinueOnError)
-	host := fs.String("host", "127.0.0.1:50051", "address of the Host's runtime service")
+	host := fs.String("host", "", "address of the Host's runtime service (default $ALTAR_HOST, else "+sdk.DefaultHost+"; unused as a plugin)")
 	id := fs.String("id", "calculator", "runtime id, unique among the Host's runtimes")
 	dev := fs.Bool("dev", false, "register tools the Host does not offer (Host in DEVELOPMENT mode only)")
 	grace := fs.Duration("grace", 10*time.Second, "how long to let calls in flight finish on shutdown")
@@ -81,7 +86,7 @@ func run(args []string) error {
 		cancel()
 	}()
 
-	err = rt.Serve(serveCtx, *host)
+	err = rt.Run(serveCtx, *host)
 	cancel()
 	<-stopped
 	var refused *sdk.RefusedError
