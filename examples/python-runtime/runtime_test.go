@@ -471,6 +471,29 @@ func TestDialledRuntimeReconnectsToARestartedHost(t *testing.T) {
 	}
 }
 
+func TestCalculator(t *testing.T) {
+	h := startHost(t, "127.0.0.1:0")
+	requirePython(t)
+	startPython(t, []string{"ALTAR_HOST=" + h.GRPCAddr()}, "calculator.py")
+	h.waitTools(t, "py-calc", 2)
+	tests := []struct {
+		tool string
+		a, b *altarv1.Value
+		want *altarv1.Value
+	}{
+		{"add", schema.Double(1.5), schema.Double(2.25), schema.Double(3.75)},
+		{"add", schema.Int(2), schema.Int(3), schema.Int(5)},
+		{"subtract", schema.Double(10), schema.Double(0.5), schema.Double(9.5)},
+		{"py-calc/subtract", schema.Int(1), schema.Int(3), schema.Int(-2)},
+	}
+	for _, tt := range tests {
+		got := h.call(t, tt.tool, map[string]*altarv1.Value{"a": tt.a, "b": tt.b})
+		if !proto.Equal(got, tt.want) {
+			t.Errorf("%s(%v, %v) = %v, want %v", tt.tool, tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
 func TestPythonUnitTests(t *testing.T) {
 	requirePython(t)
 	ctx := ctxT(t)
