@@ -54,7 +54,7 @@ var conformanceTools = []string{
 
 // requireNode fails the test (it does not skip) when Node.js or this
 // folder's npm dependencies are missing.
-func requireNode(t *testing.T) {
+func requireNode(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is not on PATH: install Node.js 20 or later")
@@ -73,7 +73,7 @@ type testHost struct {
 
 // startHost starts a Host on addr ("127.0.0.1:0" for any port) with the
 // conformance manifest, or the given manifests.
-func startHost(t *testing.T, addr string, manifests ...string) *testHost {
+func startHost(t testing.TB, addr string, manifests ...string) *testHost {
 	t.Helper()
 	if len(manifests) == 0 {
 		manifests = []string{openManifest(t)}
@@ -110,7 +110,7 @@ func startHost(t *testing.T, addr string, manifests ...string) *testHost {
 // closed object with no properties (additional_properties unset means
 // false), so no runtime's results would pass; until the manifest says
 // otherwise, the test serves a copy whose object return types are open.
-func openManifest(t *testing.T) string {
+func openManifest(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(manifestPath)
 	if err != nil {
@@ -165,7 +165,7 @@ type nodeProc struct {
 // startNode starts `node script` with env added to the test's
 // environment. The test's cleanup stops it (SIGTERM, SIGKILL after
 // stopGrace) and waits for it; its stderr is logged when the test failed.
-func startNode(t *testing.T, script string, env ...string) *nodeProc {
+func startNode(t testing.TB, script string, env ...string) *nodeProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", script)
@@ -195,7 +195,7 @@ func startNode(t *testing.T, script string, env ...string) *nodeProc {
 
 // waitUntil polls cond until it holds; the test fails when it does not
 // within testTimeout or when the node process exits first.
-func waitUntil(t *testing.T, p *nodeProc, what string, cond func() bool) {
+func waitUntil(t testing.TB, p *nodeProc, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for !cond() {
@@ -212,13 +212,13 @@ func waitUntil(t *testing.T, p *nodeProc, what string, cond func() bool) {
 }
 
 // waitRoutable waits until the Host routes every conformance tool to id.
-func waitRoutable(t *testing.T, h *testHost, p *nodeProc, id string) *altarv1.RuntimeInfo {
+func waitRoutable(t testing.TB, h *testHost, p *nodeProc, id string) *altarv1.RuntimeInfo {
 	t.Helper()
 	return waitTools(t, h, p, id, len(conformanceTools))
 }
 
 // waitTools waits until the Host routes n tools to runtime id.
-func waitTools(t *testing.T, h *testHost, p *nodeProc, id string, n int) *altarv1.RuntimeInfo {
+func waitTools(t testing.TB, h *testHost, p *nodeProc, id string, n int) *altarv1.RuntimeInfo {
 	t.Helper()
 	var info *altarv1.RuntimeInfo
 	waitUntil(t, p, "the Host routing the node runtime's tools", func() bool {
@@ -233,20 +233,20 @@ func waitTools(t *testing.T, h *testHost, p *nodeProc, id string, n int) *altarv
 	return info
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func invoke(t *testing.T, h *testHost, req *altarv1.InvokeRequest) (*altarv1.ToolResult, error) {
+func invoke(t testing.TB, h *testHost, req *altarv1.InvokeRequest) (*altarv1.ToolResult, error) {
 	t.Helper()
 	resp, err := h.client.Invoke(ctxT(t), req)
 	return resp.GetResult(), err
 }
 
 // stream collects every chunk of a streamed call.
-func stream(t *testing.T, h *testHost, req *altarv1.InvokeRequest) []*altarv1.StreamChunk {
+func stream(t testing.TB, h *testHost, req *altarv1.InvokeRequest) []*altarv1.StreamChunk {
 	t.Helper()
 	s, err := h.client.InvokeStream(ctxT(t), &altarv1.InvokeStreamRequest{Request: req})
 	if err != nil {
