@@ -298,6 +298,19 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 		}
 	})
 
+	t.Run("heartbeat", func(t *testing.T) {
+		// The Host asked for one every 200 ms: two more arrive within a second.
+		since := time.Now()
+		waitUntil(t, p, "two heartbeats from the runtime", func() bool {
+			for _, i := range h.Runtimes().List() {
+				if i.GetRuntimeId() == info.GetRuntimeId() {
+					return i.GetLastHeartbeatAt().AsTime().After(since.Add(200 * time.Millisecond))
+				}
+			}
+			return false
+		})
+	})
+
 	blob := []byte{0, 1, 2, 0x7f, 0x80, 0xfe, 0xff}
 	full := map[string]*altarv1.Value{
 		"text":  schema.Null(),
