@@ -314,6 +314,7 @@ func TestVariables(t *testing.T) {
 		"invoke.idempotency_window ALTAR_INVOKE_IDEMPOTENCY_WINDOW duration",
 		"log.level ALTAR_LOG_LEVEL string",
 		"log.format ALTAR_LOG_FORMAT string",
+		"mcp_lock ALTAR_MCP_LOCK string",
 	}
 	var got []string
 	for _, v := range config.Variables() {

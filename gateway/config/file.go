@@ -49,6 +49,12 @@ type File struct {
 	// Plugins are runtimes the Host launches as go-plugin subprocesses
 	// and supervises (plugins/launch). File only: no ALTAR_* variable.
 	Plugins []Plugin `yaml:"plugins,omitempty"`
+	// MCPServers are MCP servers bridged into ALTAR (bridges/mcp; see
+	// docs/mcp.md). File only: no ALTAR_* variable.
+	MCPServers []MCPServer `yaml:"mcp_servers,omitempty"`
+	// MCPLock is the lock file of pinned MCP tool definitions; "" is
+	// altar-mcp.lock.json beside the configuration file (MCPLockPath).
+	MCPLock string `yaml:"mcp_lock"`
 }
 
 // Listener is one server's address.

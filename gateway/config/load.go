@@ -345,6 +345,7 @@ func (l *loader) check(f *File) {
 	oneOf("log.level", f.Log.Level, logLevels)
 	oneOf("log.format", f.Log.Format, logFormats)
 	l.checkPlugins(f)
+	l.checkMCPServers(f)
 }
 
 // checkPlugins reports each plugin's field errors (launch.Config.Validate)
