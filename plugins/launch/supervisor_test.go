@@ -426,3 +426,50 @@ func TestMissingExecutableFails(t *testing.T) {
 		t.Fatal("the test's premise is wrong")
 	}
 }
+
+// TestIdempotentCallFailsOverWhenAPluginCrashes: a plugin that crashes
+// mid-call on an idempotent contract costs the caller nothing when
+// another runtime fulfils it: the Host retries there.
+func TestIdempotentCallFailsOverWhenAPluginCrashes(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "crashed")
+	crashy := plugin("crashy")
+	crashy.Env = []string{"TESTPLUGIN_MARKER=" + marker}
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, crashy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "crashy's tools", func() bool { return f.routed("crashy", "crash_once") })
+	// steady joins second, so that on a tie the Host prefers crashy.
+	steady, err := launch.New(f.h, []launch.Config{plugin("steady")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.OnClose(func(ctx context.Context) { _ = steady.Close(ctx) })
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := steady.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "steady's tools", func() bool { return f.routed("steady", "crash_once") })
+	steadyPID := steady.Status()[0].PID
+
+	for i := 0; ; i++ {
+		res, code := f.call(t, "crash_once", nil)
+		if code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+			t.Fatalf("call %d failed with %s; want it retried on the other plugin", i, altarerr.CodeName(code))
+		}
+		if _, err := os.Stat(marker); err == nil {
+			if got := int(res.GetPayload().GetIntValue()); got != steadyPID {
+				t.Fatalf("the call that crashed crashy was answered by pid %d; want steady's %d", got, steadyPID)
+			}
+			break
+		}
+		if i == 20 {
+			t.Fatal("the Host never routed crash_once to crashy")
+		}
+	}
+	waitFor(t, "crashy to come back", func() bool {
+		st := status(f, "crashy")
+		return st.State == launch.StateRunning && st.Restarts == 1
+	})
+}

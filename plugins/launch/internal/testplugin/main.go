@@ -1,6 +1,6 @@
 // Command testplugin is the runtime the launch tests run as a real plugin
 // subprocess (or, with -host, dialled in): tools that report its pid,
-// crash it, write to its standard error, add, and "sneak", which no
+// crash it (always, or once), write to its standard error, add, and "sneak", which no
 // manifest has. With TESTPLUGIN_ID set it announces that id instead of the
 // one the Host gives it (a misbehaving plugin).
 package main
@@ -30,6 +30,15 @@ func main() {
 		sdk.Func("crash", "Exit at once, mid-call.", func(context.Context, none) (int64, error) {
 			os.Exit(3)
 			return 0, nil
+		}),
+		sdk.Func("crash_once", "Exit mid-call the first time, if TESTPLUGIN_MARKER names a file that does not exist yet (it is created first); else return the pid.", func(context.Context, none) (int64, error) {
+			if marker := os.Getenv("TESTPLUGIN_MARKER"); marker != "" {
+				if _, err := os.Stat(marker); err != nil {
+					_ = os.WriteFile(marker, nil, 0o600)
+					os.Exit(3)
+				}
+			}
+			return int64(os.Getpid()), nil
 		}),
 		sdk.Func("say", "Write a line to stderr.", func(_ context.Context, in struct {
 			Text string `json:"text"`
