@@ -256,12 +256,27 @@ func (f *Facade) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), openErrKey{}, new(openErr)))
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case f.o.basePath:
+		// mcp-go opens a listening stream for any GET, minting a session
+		// when none is named and joining any session named: only the
+		// caller's own live session may be listened to.
+		if r.Method == http.MethodGet && !isModern(r) {
+			if _, err := (requestSessions{f: f, ctx: r.Context()}).Validate(r.Header.Get(mcpserver.HeaderKeySessionID)); err != nil {
+				http.Error(w, "Invalid session ID", http.StatusNotFound)
+				return
+			}
+		}
 		streamable.ServeHTTP(w, r)
 	case f.o.basePath + "/sse", f.o.basePath + "/message":
 		sse.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// isModern reports whether a request names protocol revision 2026-07-28 or
+// later, which has no sessions (mcp-go refuses its GETs itself).
+func isModern(r *http.Request) bool {
+	return mcpproto.IsModernProtocol(r.Header.Get(mcpproto.HeaderProtocolVersion))
 }
 
 // MCPServer is the underlying mcp-go server (for other transports, and

@@ -1,0 +1,80 @@
+package mcp_test
+
+import (
+	"context"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	mcpproto "github.com/mark3labs/mcp-go/mcp"
+
+	facade "github.com/altar-gateway/altar/integrations/mcp"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// TestStdio: ServeStdio serves one client over a pair of pipes in one
+// ALTAR session, destroyed when the client closes its end.
+func TestStdio(t *testing.T) {
+	g := startGateway(t, nil)
+	f := facade.New(g.Host)
+	defer f.Close(context.Background())
+	clientIn, serverOut := io.Pipe()
+	serverIn, clientOut := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- f.ServeStdio(context.Background(), serverIn, serverOut)
+		serverOut.Close()
+	}()
+	c := client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(nilReader{})), client.WithProtocolVersion(legacy))
+	if err := c.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctxT(t), initRequest(legacy)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.ListTools(ctxT(t), mcpproto.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toolNames(res.Tools); !slices.Equal(got, allTools) {
+		t.Fatalf("tools = %v", got)
+	}
+	out, err := c.CallTool(ctxT(t), callReq("add", map[string]any{"a": 20, "b": 22}))
+	if err != nil || out.IsError {
+		t.Fatalf("add: %v %+v", err, out)
+	}
+	if got := structured(t, out); !jsonEqualStr(got, `{"result":42}`) {
+		t.Fatalf("add = %s", got)
+	}
+	sessions, err := g.ListSessions(ctxT(t), &altarv1.ListSessionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sessions.GetSessions()); n != 1 || sessions.GetSessions()[0].GetMetadata()["mcp.transport"] != "stdio" {
+		t.Fatalf("sessions = %v, want the one stdio session", sessions.GetSessions())
+	}
+	clientOut.Close()
+	_ = c.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("ServeStdio: %v", err)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("ServeStdio did not return when stdin closed")
+	}
+	sessions, err = g.ListSessions(ctxT(t), &altarv1.ListSessionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sessions.GetSessions()); n != 0 {
+		t.Fatalf("%d sessions left after stdin closed", n)
+	}
+}
+
+// nilReader is an empty stderr for the client's IO transport.
+type nilReader struct{}
+
+func (nilReader) Read([]byte) (int, error) { return 0, io.EOF }
