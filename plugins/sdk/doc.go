@@ -84,6 +84,20 @@
 // runtime's key), HTTP client and subprotocol. Having no half-close, the
 // WebSocket is closed normally where a gRPC stream would be half-closed.
 //
+// # As a plugin
+//
+// A Host can also launch a runtime as a go-plugin subprocess (a plugins:
+// entry of its altar.yaml; see plugins/launch). ServePlugin serves that
+// way: with the dialling reversed, the runtime listens on loopback, prints
+// go-plugin's handshake line, and the Host opens the one stream
+// (altar.v1.PluginService.Connect) on which the same protocol runs; the
+// process ends with that stream. Run chooses at start: as a plugin when the
+// Host's magic cookie (plugins/handshake) is in the environment, else by
+// dialling; in both ways $ALTAR_RUNTIME_ID, when set, is the id announced.
+// The tools are the same either way, so one binary serves both:
+//
+//	err = rt.Run(ctx, "") // a plugin if launched as one, else dial $ALTAR_HOST
+//
 // Each ToolCall runs in its own goroutine. One sender goroutine writes every
 // message to the stream, from a bounded queue; heartbeats go ahead of queued
 // results. When the queue is full, emit and result delivery wait: a slow
