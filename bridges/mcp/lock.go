@@ -47,7 +47,29 @@ type Pin struct {
 }
 
 // ReadLock reads the lock file at path. A missing file is an empty lock.
+// A damaged pin (its hash does not match its definition) fails the whole
+// read: a damaged lock trusts nothing.
 func ReadLock(path string) (*Lock, error) {
+	l, damaged := readLock(path)
+	if damaged != nil {
+		return nil, damaged
+	}
+	return l, nil
+}
+
+// RepairLock reads the lock file at path, leaving out the pins that are
+// damaged, which damaged reports (nil when there are none). A lock file
+// that cannot be read at all is an error. Approving again re-pins what was
+// left out.
+func RepairLock(path string) (l *Lock, damaged, err error) {
+	l, damaged = readLock(path)
+	if l == nil {
+		return nil, nil, damaged
+	}
+	return l, damaged, nil
+}
+
+func readLock(path string) (*Lock, error) {
 	l := &Lock{LockVersion: LockVersion, Servers: map[string]*LockServer{}}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -77,6 +99,7 @@ func parseLock(path string, data []byte) (*Lock, error) {
 	e := altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG, "the MCP lock file %s is damaged", path)
 	if l.LockVersion != LockVersion {
 		e.WithField("/lock_version", "value", fmt.Sprintf("%d: this gateway reads version %d", l.LockVersion, LockVersion))
+		return nil, e
 	}
 	if l.Servers == nil {
 		l.Servers = map[string]*LockServer{}
@@ -90,24 +113,29 @@ func parseLock(path string, data []byte) (*Lock, error) {
 			at := "/servers/" + name + "/tools/" + tool
 			if p == nil {
 				e.WithField(at, "required", "the pin is empty")
+				delete(s.Tools, tool)
 				continue
 			}
 			if p.Definition.Name != tool {
 				e.WithField(at+"/definition/name", "value", fmt.Sprintf("%q is pinned under the name %q", p.Definition.Name, tool))
+				delete(s.Tools, tool)
+				continue
 			}
 			d, err := recanonical(p.Definition)
 			if err != nil {
 				e.WithField(at+"/definition", "value", err.Error())
+				delete(s.Tools, tool)
 				continue
 			}
 			p.Definition = d
 			if d.SHA256() != p.SHA256 {
-				e.WithField(at+"/sha256", "sha256", "does not match the pinned definition: the lock file was edited; approve the tool again")
+				e.WithField(at+"/sha256", "sha256", "does not match the pinned definition: the lock file was edited; `altar contracts approve "+name+" "+tool+"` pins the tool again")
+				delete(s.Tools, tool)
 			}
 		}
 	}
 	if len(e.Fields) > 0 {
-		return nil, e
+		return l, e
 	}
 	return l, nil
 }

@@ -94,6 +94,11 @@ func TestLockRefusesEdits(t *testing.T) {
 	if altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG || len(fields) != 1 || fields[0].GetPath() != "/servers/s/tools/a/sha256" {
 		t.Fatalf("an edited lock file: %v", err)
 	}
+	// RepairLock leaves the damaged pin out, so that approving pins it again.
+	repaired, damaged, err := mcpbridge.RepairLock(path)
+	if err != nil || damaged == nil || repaired.Server("s").Tools["a"] != nil {
+		t.Fatalf("repair: %v, %v, %+v", err, damaged, repaired)
+	}
 	if err := os.WriteFile(path, []byte(`{"lock_version":1,"servers":{},"extra":1}`), 0o644); err == nil {
 		if _, err := mcpbridge.ReadLock(path); altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_INVALID_CONFIG {
 			t.Fatalf("an unknown key: %v", err)

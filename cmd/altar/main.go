@@ -60,6 +60,7 @@ languages and systems, under contracts that the Host owns.`,
 	root.AddCommand(newSessionsCommand())
 	root.AddCommand(newRuntimesCommand())
 	root.AddCommand(newConfigCommand(), newKeysCommand())
+	root.AddCommand(newContractsCommand())
 	root.AddCommand(newMCPCommand())
 	root.AddCommand(newPluginCommand())
 	return root

@@ -187,6 +187,11 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 			return printConfigError(stderr, err)
 		}
 	}
+	if len(file.MCPServers) > 0 {
+		// Closed after the Host, once calls in flight have finished.
+		closeBridges := startMCPBridges(ctx, stdout, h, file, file.MCPLockPath(configFilePath(sf.configPath, env)), log)
+		defer closeBridges()
+	}
 	printServing(stdout, h, file)
 
 	<-ctx.Done()
