@@ -21,7 +21,7 @@ import (
 // the Host's real plugin supervisor (handshake line, health check,
 // PluginService stream served by Host.ServeRuntime), and waits until it
 // fulfils its tools. Its stderr goes to logs.
-func startPlugin(t *testing.T, h *testHost, name string, logs *syncBuffer) *launch.Supervisor {
+func startPlugin(t testing.TB, h *testHost, name string, logs *syncBuffer) *launch.Supervisor {
 	t.Helper()
 	requirePython(t)
 	script, err := filepath.Abs("conformance.py")

@@ -46,7 +46,7 @@ const (
 
 // requirePython fails (never skips) when the interpreter cannot import what
 // the runtime needs.
-func requirePython(t *testing.T) {
+func requirePython(t testing.TB) {
 	t.Helper()
 	out, err := exec.Command(python, "-c", "import grpc, google.protobuf").CombinedOutput()
 	if err != nil {
@@ -62,7 +62,7 @@ type testHost struct {
 	stop   func() // closes the Host (once; the test's cleanup calls it too)
 }
 
-func startHost(t *testing.T, addr string) *testHost {
+func startHost(t testing.TB, addr string) *testHost {
 	t.Helper()
 	cfg := gateway.DefaultConfig()
 	cfg.GRPCAddr = addr
@@ -108,7 +108,7 @@ type pyProcess struct {
 // startPython runs script under python with env added. The process gets
 // SIGTERM when the test ends and is killed if it has not exited stopGrace
 // later; the test waits for it either way.
-func startPython(t *testing.T, env []string, script string) *pyProcess {
+func startPython(t testing.TB, env []string, script string) *pyProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, python, script)
@@ -164,7 +164,7 @@ func (s *syncBuffer) String() string {
 
 // waitUntil polls a condition another process brings about, bounded by
 // testTimeout.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for !cond() {
@@ -186,7 +186,7 @@ func (h *testHost) runtimeInfo(id string) *altarv1.RuntimeInfo {
 }
 
 // waitTools waits until the runtime id fulfils n tools.
-func (h *testHost) waitTools(t *testing.T, id string, n int) *altarv1.RuntimeInfo {
+func (h *testHost) waitTools(t testing.TB, id string, n int) *altarv1.RuntimeInfo {
 	t.Helper()
 	var info *altarv1.RuntimeInfo
 	waitUntil(t, fmt.Sprintf("runtime %q fulfils %d tools", id, n), func() bool {
@@ -196,7 +196,7 @@ func (h *testHost) waitTools(t *testing.T, id string, n int) *altarv1.RuntimeInf
 	return info
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -216,7 +216,7 @@ func (h *testHost) invoke(ctx context.Context, req *altarv1.InvokeRequest) (*alt
 }
 
 // call is invoke that fails the test on an error.
-func (h *testHost) call(t *testing.T, tool string, params map[string]*altarv1.Value) *altarv1.Value {
+func (h *testHost) call(t testing.TB, tool string, params map[string]*altarv1.Value) *altarv1.Value {
 	t.Helper()
 	v, e := h.invoke(ctxT(t), &altarv1.InvokeRequest{ToolName: tool, Parameters: params})
 	if e != nil {
@@ -226,7 +226,7 @@ func (h *testHost) call(t *testing.T, tool string, params map[string]*altarv1.Va
 }
 
 // cancelledTags is what conformance.cancelled reports.
-func (h *testHost) cancelledTags(t *testing.T) []string {
+func (h *testHost) cancelledTags(t testing.TB) []string {
 	var tags []string
 	for _, v := range h.call(t, "conformance.cancelled", nil).GetObjectValue().GetFields()["tags"].GetArrayValue().GetItems() {
 		tags = append(tags, v.GetStringValue())
@@ -244,7 +244,7 @@ func contains(list []string, s string) bool {
 }
 
 // startConformance dials the Python conformance runtime into h.
-func startConformance(t *testing.T, h *testHost, id string) *pyProcess {
+func startConformance(t testing.TB, h *testHost, id string) *pyProcess {
 	t.Helper()
 	requirePython(t)
 	p := startPython(t, []string{"ALTAR_HOST=" + h.GRPCAddr(), "ALTAR_RUNTIME_ID=" + id}, "conformance.py")
@@ -432,7 +432,7 @@ func TestDialledConformanceRuntime(t *testing.T) {
 
 // stream calls conformance.count with InvokeStream and returns the chunks'
 // integers and the final chunk.
-func (h *testHost) stream(t *testing.T, params map[string]*altarv1.Value) ([]int64, *altarv1.StreamChunk, error) {
+func (h *testHost) stream(t testing.TB, params map[string]*altarv1.Value) ([]int64, *altarv1.StreamChunk, error) {
 	t.Helper()
 	s, err := h.client.InvokeStream(ctxT(t), &altarv1.InvokeStreamRequest{Request: &altarv1.InvokeRequest{ToolName: "conformance.count", Parameters: params}})
 	if err != nil {
