@@ -44,7 +44,7 @@ const (
 // listed).
 func checkBootstrap(t *testing.T, ctx context.Context, e *rowEnv) {
 	var took time.Duration
-	e.host, e.proc, took = e.startRuntime(e.t, ctx, e.id, e.tools, manifestPath)
+	e.host, e.proc, e.sup, took = e.startRuntime(e.t, ctx, e.id, e.tools, manifestPath)
 	e.measured("bootstrap (start to all tools routed)", took)
 
 	info, err := e.host.runtimeInfo(ctx, e.id)
@@ -104,7 +104,7 @@ func checkUnknownContract(t *testing.T, ctx context.Context, e *rowEnv) {
 	const untrusted = toolFail
 	reduced := manifestWithout(t, untrusted)
 	want := slices.DeleteFunc(slices.Clone(e.tools), func(s string) bool { return s == untrusted })
-	h, _, _ := e.startRuntime(t, ctx, e.id, want, reduced)
+	h, _, _, _ := e.startRuntime(t, ctx, e.id, want, reduced)
 
 	_, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: untrusted, Parameters: args("message", vStr("x"))})
 	if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND {
@@ -484,66 +484,102 @@ func checkDeadline(t *testing.T, ctx context.Context, e *rowEnv) {
 		"the runtime to report %s cancelled", tag)
 }
 
-// pid asks the runtime for its process id and checks its language.
+// pid asks the runtime for its process id and checks its language, and
+// that it is the process the suite (dial) or the supervisor (plugin)
+// started.
 func (e *rowEnv) pid(t *testing.T, ctx context.Context) int {
 	t.Helper()
-	f := e.mustInvoke(t, ctx, toolPID, args()).GetObjectValue().GetFields()
-	if lang := f["language"].GetStringValue(); lang != e.spec.Language {
-		t.Errorf("conformance.pid reports the language %q, want %q", lang, e.spec.Language)
-	}
-	pid := int(f["pid"].GetIntValue())
-	if pid <= 0 {
-		t.Fatalf("conformance.pid reported %v", f)
-	}
-	if e.proc != nil && pid != e.proc.pid() {
-		t.Fatalf("conformance.pid reported %d; the process started is %d", pid, e.proc.pid())
+	pid, err := e.askPID(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return pid
 }
 
+func (e *rowEnv) askPID(ctx context.Context) (int, error) {
+	res, err := e.invoke(ctx, toolPID, args())
+	if err != nil {
+		return 0, fmt.Errorf("conformance.pid: %w", err)
+	}
+	f := res.GetPayload().GetObjectValue().GetFields()
+	if lang := f["language"].GetStringValue(); lang != e.spec.Language {
+		return 0, fmt.Errorf("conformance.pid reports the language %q, want %q", lang, e.spec.Language)
+	}
+	pid := int(f["pid"].GetIntValue())
+	switch {
+	case pid <= 0:
+		return 0, fmt.Errorf("conformance.pid reported %v", res)
+	case e.proc != nil && pid != e.proc.pid():
+		return 0, fmt.Errorf("conformance.pid reported %d; the process started is %d", pid, e.proc.pid())
+	case e.sup != nil && pid != e.sup.Status()[0].PID:
+		return 0, fmt.Errorf("conformance.pid reported %d; the supervisor started %d", pid, e.sup.Status()[0].PID)
+	}
+	return pid, nil
+}
+
+// waitNewProcess waits until the runtime serves its calls from a process
+// other than old (a plugin the supervisor restarted), and checks that old
+// is gone (killed and reaped).
+func (e *rowEnv) waitNewProcess(t *testing.T, ctx context.Context, old int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, restartTimeout)
+	defer cancel()
+	var last error
+	waitFor(t, ctx, func() bool {
+		pid, err := e.askPID(ctx)
+		last = err
+		return err == nil && pid != old
+	}, "the plugin to serve again from a new process (last: %v)", func() string { return fmt.Sprint(last) })
+	e.host.waitServing(t, ctx, e.id, e.tools)
+	if err := syscall.Kill(old, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the old plugin process %d is still there (kill 0: %v)", old, err)
+	}
+}
+
 // checkHeartbeatLoss stops the runtime's process (SIGSTOP): the Host must
-// drop it once its heartbeats stop; continued (SIGCONT), it must connect
-// again and serve.
+// drop it once its heartbeats stop. Dial mode: continued (SIGCONT), the
+// same process connects again and serves. Plugin mode: the supervisor
+// kills the silent process and starts a new one, which serves.
 func checkHeartbeatLoss(t *testing.T, ctx context.Context, e *rowEnv) {
 	pid := e.pid(t, ctx)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	continued := false
-	defer func() {
-		if !continued {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}()
+	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }() // whatever happens (gone by then in plugin mode)
 	waitFor(t, ctx, func() bool {
 		info, err := e.host.runtimeInfo(ctx, e.id)
-		return err == nil && info == nil
+		return err == nil && (info == nil || info.GetConnectedAt().AsTime().After(stopped))
 	}, "the Host to drop the stopped runtime (heartbeat timeout %v)", heartbeatTimeout)
 	e.measured(fmt.Sprintf("heartbeat loss: dropped after (timeout %v)", heartbeatTimeout), time.Since(stopped))
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	continued = true
 	start := time.Now()
-	e.host.waitServing(t, ctx, e.id, e.tools)
-	e.measured("heartbeat loss: serving again after SIGCONT", time.Since(start))
-	if e.mode == dial {
+	switch e.mode {
+	case dial:
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		e.host.waitServing(t, ctx, e.id, e.tools)
 		if got := e.pid(t, ctx); got != pid {
 			t.Errorf("pid %d after SIGCONT, was %d", got, pid)
 		}
+		e.measured("heartbeat loss: serving again after SIGCONT", time.Since(start))
+	case plugin:
+		e.waitNewProcess(t, ctx, pid)
+		e.measured("heartbeat loss: a new plugin process serving after", time.Since(start))
 	}
 }
 
-// checkReconnect: in dial mode the Host goes away and a new one starts on
-// the same address; the runtime connects to it and serves.
+// checkReconnect: dial mode: the Host goes away and a new one starts on the
+// same address; the runtime connects to it and serves, as the same process.
+// Plugin mode: the plugin's process is killed (SIGKILL); the supervisor
+// starts a new one, which serves.
 func checkReconnect(t *testing.T, ctx context.Context, e *rowEnv) {
 	pid := e.pid(t, ctx)
+	start := time.Now()
 	switch e.mode {
 	case dial:
 		addr := e.host.addr
 		e.host.close()
-		start := time.Now()
 		// The new Host belongs to the row, not to this check.
 		e.host = startHost(e.t, addr, manifestPath)
 		e.host.waitServing(t, ctx, e.id, e.tools)
@@ -551,7 +587,11 @@ func checkReconnect(t *testing.T, ctx context.Context, e *rowEnv) {
 		if got := e.pid(t, ctx); got != pid {
 			t.Errorf("pid %d after the reconnect, was %d", got, pid)
 		}
-	default:
-		t.Fatalf("mode %s: not implemented", e.mode)
+	case plugin:
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		e.waitNewProcess(t, ctx, pid)
+		e.measured("reconnect: a killed plugin serving again after", time.Since(start))
 	}
 }

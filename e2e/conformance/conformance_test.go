@@ -3,11 +3,13 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/altar-gateway/altar/gateway/contract"
+	"github.com/altar-gateway/altar/plugins/launch"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -60,6 +62,11 @@ type rowEnv struct {
 	// proc is the runtime process in dial mode (nil in plugin mode, where
 	// the Host owns it).
 	proc *process
+	// sup launched the runtime in plugin mode (nil in dial mode).
+	sup *launch.Supervisor
+	// pluginLog keeps the supervisor's log, with the plugins' standard
+	// error, in plugin mode.
+	pluginLog *tail
 }
 
 // TestConformance runs every check against every runtime in every mode.
@@ -81,7 +88,7 @@ func TestConformance(t *testing.T) {
 		for _, md := range modes {
 			r := row{spec: spec, mode: md}
 			t.Run(spec.Name+"/"+string(md), func(t *testing.T) {
-				runRow(t, &rowEnv{row: r, t: t, id: r.runtimeID(), tools: tools})
+				runRow(t, &rowEnv{row: r, t: t, id: r.runtimeID(), tools: tools, pluginLog: &tail{max: outputTail}})
 			})
 		}
 	}
@@ -101,12 +108,18 @@ func runRow(t *testing.T, e *rowEnv) {
 		t.Fatalf("%s cannot run: %v", col, err)
 	}
 	defer func() {
-		if t.Failed() && e.proc != nil {
+		switch {
+		case !t.Failed():
+		case e.proc != nil:
 			t.Logf("output of %s (last %d bytes):\n%s", col, outputTail, e.proc.output())
+		case e.sup != nil:
+			t.Logf("plugin supervisor's log for %s (last %d bytes):\n%s", col, outputTail, e.pluginLog.String())
 		}
 	}()
 	for i, c := range checks {
+		ran := false
 		ok := t.Run(c.name, func(t *testing.T) {
+			ran = true
 			ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 			defer cancel()
 			if i > 0 {
@@ -114,6 +127,10 @@ func runRow(t *testing.T, e *rowEnv) {
 			}
 			c.run(t, ctx, e)
 		})
+		if !ran { // -run left it out
+			results.skipped(col, c.name)
+			continue
+		}
 		results.set(col, c.name, ok)
 		if !ok && i == 0 {
 			results.notRun(col, c.name, "the runtime did not bootstrap")
@@ -123,21 +140,61 @@ func runRow(t *testing.T, e *rowEnv) {
 }
 
 // startRuntime starts a Host with the manifests and the row's runtime,
-// connected to it as id, and waits until the Host routes want to it. Both
-// are stopped by t's cleanup. proc is nil in plugin mode.
-func (e *rowEnv) startRuntime(t *testing.T, ctx context.Context, id string, want []string, manifests ...string) (h *hostUnderTest, proc *process, took time.Duration) {
+// connected to it as id, and waits until the Host routes want to it. All of
+// it is stopped by t's cleanup. In dial mode proc is the runtime's process;
+// in plugin mode sup is the supervisor through which the Host launched it.
+func (e *rowEnv) startRuntime(t *testing.T, ctx context.Context, id string, want []string, manifests ...string) (h *hostUnderTest, proc *process, sup *launch.Supervisor, took time.Duration) {
 	t.Helper()
+	h = startHost(t, "127.0.0.1:0", manifests...)
+	start := time.Now()
 	switch e.mode {
 	case dial:
-		h = startHost(t, "127.0.0.1:0", manifests...)
-		start := time.Now()
 		proc = e.startDialling(t, h.addr, id)
-		h.waitServing(t, ctx, id, want)
-		return h, proc, time.Since(start)
+	case plugin:
+		sup = e.launch(t, ctx, h, id)
 	default:
 		t.Fatalf("mode %s is not implemented by the suite", e.mode)
-		return nil, nil, 0
 	}
+	h.waitServing(t, ctx, id, want)
+	return h, proc, sup, time.Since(start)
+}
+
+// Restart policy of plugins under test: quick restarts, and enough of them
+// for every check that ends a plugin's process.
+const (
+	pluginMinBackoff = 100 * time.Millisecond
+	pluginMaxBackoff = time.Second
+	pluginBudget     = 20
+)
+
+// launch has the Host launch the runtime as plugin id through the plugin
+// supervisor (plugins/launch), as `altar serve` does for configured
+// plugins. The Host stops the supervisor, and so the plugin, when it
+// closes.
+func (e *rowEnv) launch(t *testing.T, ctx context.Context, h *hostUnderTest, id string) *launch.Supervisor {
+	t.Helper()
+	argv := expand(e.spec.Command)
+	cfg := launch.Config{
+		Name: id, Command: argv[0], Args: argv[1:], Env: e.spec.Env,
+		Restart: launch.RestartPolicy{MinBackoff: pluginMinBackoff, MaxBackoff: pluginMaxBackoff, Budget: pluginBudget},
+	}
+	sup, err := launch.New(h.Host, []launch.Config{cfg}, launch.WithLogger(slog.New(slog.NewTextHandler(e.pluginLog, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.OnClose(func(ctx context.Context) { _ = sup.Close(ctx) })
+	t.Cleanup(func() {
+		// Close the Host first (it drains the plugin, then closes the
+		// supervisor); then make sure.
+		h.close()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = sup.Close(ctx)
+	})
+	if err := sup.Start(ctx); err != nil {
+		t.Fatalf("launching %s as a plugin: %v", id, err)
+	}
+	return sup
 }
 
 // startDialling starts the runtime process dialling addr as id.

@@ -22,6 +22,10 @@ import (
 const (
 	// checkTimeout bounds one check (every call in it, every wait).
 	checkTimeout = 20 * time.Second
+	// restartTimeout bounds a plugin's restart by its supervisor, from the
+	// moment the Host dropped it until a new process serves (backoff at
+	// most pluginMaxBackoff, then a start: Node.js takes 2-3s here).
+	restartTimeout = 10 * time.Second
 	// closeTimeout bounds closing a Host.
 	closeTimeout = 10 * time.Second
 	// stopGrace is how long a runtime process has to exit after SIGTERM

@@ -74,7 +74,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		fmt.Printf("wrote the matrix into %s\n", docsPath)
-	} else if results.complete() {
+	} else if code == 0 && results.complete() {
 		if err := checkMatrix(docsPath, table); err != nil {
 			fmt.Fprintln(os.Stderr, "conformance:", err)
 			return 1

@@ -35,6 +35,8 @@ type matrix struct {
 	reasons map[string]string    // column: why (some of) its cells were not run
 	times   map[[2]string]time.Duration
 	timeKey []string
+	// filtered is set when -run left a check out.
+	filtered bool
 }
 
 var results = &matrix{cells: map[[2]string]string{}, reasons: map[string]string{}, times: map[[2]string]time.Duration{}}
@@ -51,6 +53,17 @@ func (m *matrix) set(col, check string, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cells[[2]string{check, col}] = map[bool]string{true: cellPass, false: cellFail}[ok]
+}
+
+// skipped marks one cell as not run because -run left its check out.
+func (m *matrix) skipped(col, check string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cells[[2]string{check, col}] = cellNotRun
+	m.filtered = true
+	if m.reasons[col] == "" {
+		m.reasons[col] = "left out by -run"
+	}
 }
 
 // notRun marks the column's cells after the check `after` ("" for all) as
@@ -84,12 +97,12 @@ func (m *matrix) ran() bool {
 	return len(m.columns) > 0
 }
 
-// complete reports whether every runtime in every mode has a column, that
-// is the whole suite ran (not a -run subset).
+// complete reports whether every check ran on every runtime in every mode
+// (the whole suite, not a -run subset).
 func (m *matrix) complete() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.columns) == len(runtimes)*len(modes)
+	return !m.filtered && len(m.columns) == len(runtimes)*len(modes)
 }
 
 // markdown is the matrix as a Markdown table, with the reasons for cells

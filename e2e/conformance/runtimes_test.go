@@ -54,8 +54,8 @@ const (
 	// dial: the suite starts the runtime, which dials the Host's
 	// RuntimeService at ALTAR_HOST.
 	dial mode = "dial"
-	// plugin: the Host launches the runtime as a go-plugin subprocess and
-	// dials it.
+	// plugin: the Host launches the runtime as a go-plugin subprocess
+	// (plugins/launch) and dials it.
 	plugin mode = "plugin"
 )
 
@@ -64,9 +64,7 @@ var modes = []mode{dial, plugin}
 // pending says why a mode cannot run yet ("" when it can). A pending mode's
 // cells are "not run" in the matrix, with this reason; nothing stands in for
 // them.
-var pending = map[mode]string{
-	plugin: "the Host's plugin launcher has not landed yet",
-}
+var pending = map[mode]string{}
 
 // repoRoot is the repository's root, from this package's directory.
 const repoRoot = "../.."
