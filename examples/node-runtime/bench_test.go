@@ -18,7 +18,10 @@ import (
 //	go test -run '^$' -bench . -count 3 ./examples/node-runtime/
 func BenchmarkRuntimes(b *testing.B) {
 	requireNode(b)
-	h := startHost(b, "127.0.0.1:0")
+	// Default heartbeats: a loaded machine must not drop a runtime mid-run.
+	cfg := hostConfig(b, "127.0.0.1:0")
+	cfg.Runtimes.HeartbeatInterval, cfg.Runtimes.HeartbeatTimeout = 0, 0
+	h := startHostConfig(b, cfg)
 
 	p := startNode(b, "conformance.js", "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID=node", "ALTAR_LOG_LEVEL=off")
 	waitRoutable(b, h, p, "node")

@@ -75,6 +75,13 @@ type testHost struct {
 // conformance manifest, or the given manifests.
 func startHost(t testing.TB, addr string, manifests ...string) *testHost {
 	t.Helper()
+	return startHostConfig(t, hostConfig(t, addr, manifests...))
+}
+
+// hostConfig is the tests' Host configuration: STRICT, short heartbeats,
+// no logs.
+func hostConfig(t testing.TB, addr string, manifests ...string) gateway.Config {
+	t.Helper()
 	if len(manifests) == 0 {
 		manifests = []string{openManifest(t)}
 	}
@@ -85,6 +92,12 @@ func startHost(t testing.TB, addr string, manifests ...string) *testHost {
 	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	return cfg
+}
+
+// startHostConfig starts a Host; the test's cleanup closes it.
+func startHostConfig(t testing.TB, cfg gateway.Config) *testHost {
+	t.Helper()
 	h, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -148,6 +148,10 @@ export function dialer(addr, opts = {}) {
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": 30_000,
+    // The one long-lived stream is never retried by gRPC (the runtime
+    // reconnects and announces again itself), so grpc-js need not keep sent
+    // messages for a retry.
+    "grpc.enable_retries": 0,
   });
   return {
     /** @returns {import("./session.js").Wire} */
