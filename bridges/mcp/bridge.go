@@ -227,9 +227,21 @@ func (b *Bridge) setError(err error) {
 	b.log.Warn("MCP server not connected; retrying", "error", err)
 }
 
-// supervise keeps the server connected; it owns the session's life.
+// hostClosing is closed once the Host has begun closing, when the Host
+// says so (gateway.Host.Closing); nil otherwise.
+func (b *Bridge) hostClosing() <-chan struct{} {
+	if hc, ok := b.host.(interface{ Closing() <-chan struct{} }); ok {
+		return hc.Closing()
+	}
+	return nil
+}
+
+// supervise keeps the server connected; it owns the session's life. Once
+// the Host is closing it stops reconnecting and re-syncing (calls in flight
+// still run on the session until Close).
 func (b *Bridge) supervise() {
 	defer b.wg.Done()
+	closing := b.hostClosing()
 	ticker := time.NewTicker(b.poll)
 	defer ticker.Stop()
 	wait := b.backoffMin
@@ -240,6 +252,10 @@ func (b *Bridge) supervise() {
 			select {
 			case <-b.runCtx.Done():
 				timer.Stop()
+				return
+			case <-closing:
+				timer.Stop()
+				<-b.runCtx.Done()
 				return
 			case <-timer.C:
 			}
@@ -259,6 +275,9 @@ func (b *Bridge) supervise() {
 		}
 		select {
 		case <-b.runCtx.Done():
+			return
+		case <-closing:
+			<-b.runCtx.Done()
 			return
 		case <-sess.ctx.Done():
 			b.down(sess, "the MCP server went away")
@@ -351,6 +370,7 @@ func (b *Bridge) transport() (transport.Interface, error) {
 			cmd.Dir = b.srv.Dir
 			cmd.Stderr = &stderrLog{log: b.log}
 			cmd.WaitDelay = 3 * time.Second
+			ownProcessGroup(cmd)
 			return cmd, nil
 		}
 		return transport.NewStdioWithOptions(b.srv.Command, env, b.srv.Args,
