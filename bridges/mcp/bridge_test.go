@@ -32,14 +32,14 @@ const (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	host  *gateway.Host
 	audit *audit.Recorder
 	lock  string
 	dir   string
 }
 
-func newEnv(t *testing.T, mode altarv1.HostMode) *env {
+func newEnv(t testing.TB, mode altarv1.HostMode) *env {
 	t.Helper()
 	rec := &audit.Recorder{}
 	h, err := gateway.New(gateway.Config{GRPCAddr: "127.0.0.1:0", Mode: mode, AuditSink: rec})
@@ -80,7 +80,7 @@ func (e *env) bridge(srv mcpbridge.Server) *mcpbridge.Bridge {
 	return b
 }
 
-func args(t *testing.T, m map[string]any) map[string]*altarv1.Value {
+func args(t testing.TB, m map[string]any) map[string]*altarv1.Value {
 	t.Helper()
 	if m == nil {
 		return nil
@@ -375,7 +375,7 @@ func TestHTTPServerReconnects(t *testing.T) {
 
 // startHTTPPeer runs the test server over streamable HTTP on addr and
 // returns a function that stops it, and its address.
-func startHTTPPeer(t *testing.T, addr string) (stop func(), actual string) {
+func startHTTPPeer(t testing.TB, addr string) (stop func(), actual string) {
 	t.Helper()
 	var cmd *exec.Cmd
 	var out *bufio.Reader
