@@ -62,33 +62,19 @@ type description struct {
 	sha256 string
 }
 
-// readDescription reads one entry of conformance.describe's result. The
-// manifest fixes what is reported (the kind; for bytes, length and SHA-256
-// in hex), not its layout, so both layouts seen in implementations are read:
-// an object {"kind", "length", "sha256"} (also "type" and "size"), or the
-// kind alone as a string.
+// readDescription reads one entry of conformance.describe's result, an
+// object {"kind", "length", "sha256"} as the manifest describes it.
 func readDescription(v *altarv1.Value) (description, bool) {
 	d := description{length: -1}
-	if s, ok := v.GetKind().(*altarv1.Value_StringValue); ok {
-		d.kind = s.StringValue
-		return d, true
-	}
 	f := v.GetObjectValue().GetFields()
-	if f == nil {
+	kind, ok := f["kind"].GetKind().(*altarv1.Value_StringValue)
+	if !ok {
 		return d, false
 	}
-	for _, k := range []string{"kind", "type"} {
-		if s, ok := f[k].GetKind().(*altarv1.Value_StringValue); ok {
-			d.kind = s.StringValue
-			break
-		}
-	}
-	for _, k := range []string{"length", "size", "len"} {
-		if n, ok := f[k].GetKind().(*altarv1.Value_IntValue); ok {
-			d.length = n.IntValue
-			break
-		}
+	d.kind = kind.StringValue
+	if n, ok := f["length"].GetKind().(*altarv1.Value_IntValue); ok {
+		d.length = n.IntValue
 	}
 	d.sha256 = f["sha256"].GetStringValue()
-	return d, d.kind != ""
+	return d, true
 }

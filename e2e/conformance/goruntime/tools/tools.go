@@ -43,9 +43,9 @@ func (s *Set) sawCancelled(tag string) {
 // The manifest's descriptions, mirrored.
 const (
 	echoDesc     = "Return the arguments object exactly as received (every key, null and missing kept apart, int64 exact, bytes as bytes)."
-	describeDesc = "Report how the runtime saw each argument: for every key present in the arguments, the kind of its Value " +
-		"(null, string, int, double, bool, bytes, array, object); for bytes, also their length and SHA-256 in hex. " +
-		"Keys that were missing are absent from the result."
+	describeDesc = "Report how the runtime saw each argument: for every key present in the arguments, an object whose " +
+		"\"kind\" is the kind of its Value (null, string, int, double, bool, bytes, array, object); for bytes, also " +
+		"\"length\" (an integer) and \"sha256\" (lower-case hex). Keys that were missing are absent from the result."
 	sleepDesc = "Wait ms milliseconds, then return {\"slept_ms\": ms}. Returns early when the call is cancelled " +
 		"(a CANCELLED tool error) or its deadline passes (a DEADLINE_EXCEEDED tool error); the runtime records each " +
 		"cancellation it saw so conformance.cancelled can report it."
