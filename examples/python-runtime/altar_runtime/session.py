@@ -15,8 +15,8 @@ when the Host cancels it, its deadline passes, or the session ends. gRPC's
 own thread pulls ``outgoing()``, which returns once the session is closed.
 """
 
+import collections
 import logging
-import queue
 import secrets
 import threading
 import time
@@ -42,13 +42,66 @@ DEFAULT_DRAIN_GRACE = 30.0
 DRAIN_SLACK = 5.0
 # Retry hint of a call refused at max_concurrency.
 BUSY_RETRY_AFTER_MS = 100
-# Bounds the messages waiting to be sent: a slow Host holds back the tools
-# (a stream tool blocks in its yield) instead of growing memory.
+# Bounds the results and chunks waiting to be sent: a slow Host holds back
+# the tools (a stream tool blocks in its yield) instead of growing memory.
 SEND_QUEUE = 256
-# How often blocked queue operations look at the session's state.
+# Bounds the control messages (bootstrap, heartbeats, withdraw) waiting; a
+# heartbeat beyond it is dropped (a newer one follows).
+CTRL_QUEUE = 16
+# How often a blocked sender looks whether its call was stopped.
 _POLL = 0.1
 
 _CLOSE_SEND = object()
+
+
+class _Outbox:
+    """The messages waiting for gRPC to send them: control messages
+    (heartbeats, bootstrap) go before queued results and chunks, so that a
+    slow reader of one stream cannot starve the heartbeats."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._ctrl = collections.deque()
+        self._data = collections.deque()
+        self._closed = False
+
+    def put_ctrl(self, m):
+        with self._cv:
+            if self._closed or len(self._ctrl) >= CTRL_QUEUE:
+                return False
+            self._ctrl.append(m)
+            self._cv.notify_all()
+            return True
+
+    def put_data(self, m, stopped):
+        """Queue m, waiting while the queue is full; False when the outbox
+        closed or stopped() became true first."""
+        with self._cv:
+            while not self._closed and len(self._data) >= SEND_QUEUE:
+                if stopped():
+                    return False
+                self._cv.wait(_POLL)
+            if self._closed:
+                return False
+            self._data.append(m)
+            self._cv.notify_all()
+            return True
+
+    def get(self):
+        """The next message, or None once the outbox is closed."""
+        with self._cv:
+            while not self._ctrl and not self._data:
+                if self._closed:
+                    return None
+                self._cv.wait()
+            m = self._ctrl.popleft() if self._ctrl else self._data.popleft()
+            self._cv.notify_all()
+            return m
+
+    def close(self):
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
 
 
 class Session:
@@ -57,7 +110,7 @@ class Session:
     def __init__(self, runtime):
         self.rt = runtime
         self.prefix = "rt-" + secrets.token_hex(6)
-        self._out = queue.Queue(SEND_QUEUE)
+        self._out = _Outbox()
         self._closed = threading.Event()
         self._abort = None
         self._mu = threading.Lock()
@@ -75,7 +128,7 @@ class Session:
         self._last_recv = time.monotonic()
         # The announcement is the stream's first message, queued before
         # gRPC starts pulling.
-        self._out.put(runtime_pb2.RuntimeMessage(correlation_id=self.prefix + "-announce", announce=runtime.announcement()))
+        self._out.put_ctrl(runtime_pb2.RuntimeMessage(correlation_id=self.prefix + "-announce", announce=runtime.announcement()))
 
     # --- the stream's two directions ---------------------------------------
 
@@ -83,13 +136,8 @@ class Session:
         """The RuntimeMessages to send, in order; ends (half-closing the
         stream) after a drain or once the session is closed."""
         while True:
-            try:
-                m = self._out.get(timeout=_POLL * 5)
-            except queue.Empty:
-                if self._closed.is_set():
-                    return
-                continue
-            if m is _CLOSE_SEND:
+            m = self._out.get()
+            if m is None or m is _CLOSE_SEND:
                 return
             yield m
 
@@ -150,6 +198,7 @@ class Session:
         """Stop the session's threads and its calls (they were answering a
         stream that is gone)."""
         self._closed.set()
+        self._out.close()
         if self._drain_timer is not None:
             self._drain_timer.cancel()
         with self._mu:
@@ -337,20 +386,15 @@ class Session:
     # --- the sending side ---------------------------------------------------
 
     def _send(self, m, ctx=None):
-        """Queue a message, waiting while the queue is full. Return False
-        when it cannot be sent: the session is closed, or ``ctx`` (a call
-        whose non-final chunk this is) was stopped."""
-        while not self._closed.is_set():
-            if ctx is not None and ctx.cancelled:
-                return False
-            try:
-                self._out.put(m, timeout=_POLL)
-                return True
-            except queue.Full:
-                continue
-        return False
+        """Queue a result, chunk or half-close behind the earlier ones,
+        waiting while the queue is full. Return False when it cannot be
+        sent: the session is closed, or ``ctx`` (a call whose non-final
+        chunk this is) was stopped."""
+        return self._out.put_data(m, (lambda: ctx.cancelled) if ctx is not None else (lambda: False))
 
-    _send_ctrl = _send
+    def _send_ctrl(self, m):
+        """Queue a control message ahead of results and chunks."""
+        return self._out.put_ctrl(m)
 
     def _heartbeat_loop(self):
         seq = 0
