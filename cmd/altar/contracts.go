@@ -150,7 +150,7 @@ func printDiff(w io.Writer, server, lockPath string, changes []mcpbridge.Change)
 			fmt.Fprintf(w, "changed %s: %s\n", c.Tool, strings.Join(c.Fields, ", "))
 			for _, f := range c.Fields {
 				pinned, live := field(*c.Pinned, f), field(*c.Live, f)
-				fmt.Fprintf(w, "  %s\n  - pinned: %s\n  + live:   %s\n", f, pinned, live)
+				fmt.Fprintf(w, "  - pinned %s: %s\n  + live   %s: %s\n", f, pinned, f, live)
 			}
 		case mcpbridge.ChangeNew:
 			fmt.Fprintf(w, "new     %s: %s\n", c.Tool, quoted(c.Live.Description))
