@@ -254,12 +254,10 @@ func TestMCPBridgeEverything(t *testing.T) {
 			if msg, err := stream.Recv(); err != nil || msg.GetChunk().GetProgress() == nil {
 				t.Fatalf("first chunk: %v, %v", msg, err)
 			}
-			t0 := time.Now()
 			scancel()
 			if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
 				t.Fatalf("after cancel: %v", err)
 			}
-			t.Logf("cancelled stream ended %v after the cancel", time.Since(t0))
 
 			// A call past its deadline.
 			_, err = c.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "everything.trigger-long-running-operation",
