@@ -168,8 +168,6 @@ class Runtime:
         stop(); reconnect with exponential backoff and jitter when the
         stream breaks. Raise RefusedError when the Host refuses the runtime
         with a code that is not retryable."""
-        channel = _channel(target)
-        stub = runtime_pb2_grpc.RuntimeServiceStub(channel)
         md = ()
         if os.environ.get("ALTAR_API_KEY"):
             md = (("authorization", "Bearer " + os.environ["ALTAR_API_KEY"]),)
@@ -179,14 +177,20 @@ class Runtime:
             while not self._stop.is_set():
                 s = Session(self)
                 accepted = False
+                # A channel per connection: a channel that failed to connect
+                # waits out gRPC's own reconnect backoff (1s growing to 2
+                # minutes) before it tries again, which would add to ours.
+                channel = _channel(target)
                 try:
-                    call = stub.Connect(s.outgoing(), metadata=md)
+                    call = runtime_pb2_grpc.RuntimeServiceStub(channel).Connect(s.outgoing(), metadata=md)
                     reason = s.run(call, call.cancel)
                     accepted = s.accepted
                 except RefusedError as e:
                     if not e.retryable:
                         raise
                     reason = str(e)
+                finally:
+                    channel.close()
                 if self._stop.is_set():
                     break
                 if accepted:
@@ -197,7 +201,6 @@ class Runtime:
                 self._stop.wait(delay)
         finally:
             self._stop_pool()
-            channel.close()
 
     def serve_plugin(self):
         """Serve as a go-plugin plugin: listen on a free loopback port with
