@@ -106,9 +106,14 @@ function raceAbort(p, signal) {
   });
 }
 
+/** Values taken from a source in one event-loop turn before iterate yields. */
+const ITERATE_TURN = 256;
+
 /**
  * iterate calls fn for every value the source yields, stopping (and closing
- * the source) when the signal aborts.
+ * the source) when the signal aborts. It lets the event loop turn every
+ * ITERATE_TURN values, so that a source that never waits on I/O cannot
+ * starve heartbeats and cancellation.
  * @param {unknown} src an async or sync iterable
  * @param {AbortSignal} signal
  * @param {(v: unknown) => Promise<void> | void} fn
@@ -119,17 +124,28 @@ async function iterate(src, signal, fn) {
   if (src && typeof src[Symbol.asyncIterator] === "function") it = src[Symbol.asyncIterator]();
   else if (src && typeof src[Symbol.iterator] === "function") it = src[Symbol.iterator]();
   else throw new ToolError(ErrorCode.INVALID_RESULT, "a streaming tool must return an async iterable (use an async function*)");
+  // One abort promise for the whole iteration (as in raceAbort, a source
+  // that settles at once still answers in its own words).
+  let onAbort;
+  const aborted = new Promise((_, reject) => {
+    onAbort = () => setImmediate(() => reject(signal.reason));
+  });
+  aborted.catch(() => {});
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
   let finished = false;
   try {
-    for (;;) {
-      const r = await raceAbort(Promise.resolve(it.next()), signal);
+    for (let n = 1; ; n++) {
+      const r = await Promise.race([it.next(), aborted]);
       if (r.done) {
         finished = true;
         return;
       }
       await fn(r.value);
+      if (n % ITERATE_TURN === 0) await new Promise(setImmediate);
     }
   } finally {
+    signal.removeEventListener("abort", onAbort);
     if (!finished && typeof it.return === "function") {
       Promise.resolve()
         .then(() => it.return())
@@ -140,13 +156,16 @@ async function iterate(src, signal, fn) {
 
 /**
  * failure is the wire error for what a tool threw: a ToolError keeps its
- * code; anything thrown after the call was stopped says why it was stopped;
- * anything else is ERROR_CODE_TOOL_FAILED with its message.
+ * code; anything thrown after the call was stopped, a CANCELLED ToolError
+ * included, says why it was stopped (so a tool that reports "cancelled" at
+ * its deadline answers DEADLINE_EXCEEDED); anything else is
+ * ERROR_CODE_TOOL_FAILED with its message.
  */
 function failure(err, signal, call) {
+  const stopped = signal.aborted && signal.reason instanceof ToolError ? signal.reason : undefined;
   let te;
-  if (err instanceof ToolError) te = err;
-  else if (signal.aborted && signal.reason instanceof ToolError) te = signal.reason;
+  if (err instanceof ToolError && !(stopped && err.code === ErrorCode.CANCELLED)) te = err;
+  else if (stopped) te = stopped; // why the call was stopped: CANCELLED, or DEADLINE_EXCEEDED past its deadline
   else te = new ToolError(ErrorCode.TOOL_FAILED, String(err?.message ?? err));
   return te.toProto({ invocationId: call.invocationId, correlationId: call.correlationId });
 }

@@ -28,6 +28,8 @@ const SILENT_INTERVALS = 3;
 const DEFAULT_DRAIN_GRACE_MS = 30_000;
 const DRAIN_SLACK_MS = 5_000;
 const BUSY_RETRY_AFTER_MS = 100;
+/** Messages queued in one event-loop turn before producers wait for the next. */
+const YIELD_EVERY = 32;
 
 /** Queued behind the last answer, it half-closes the stream. */
 const CLOSE_SEND = Symbol("closeSend");
@@ -77,6 +79,8 @@ export class Session {
     this.ctrl = [];
     this.data = [];
     this.spaceWaiters = [];
+    this.queuedThisTurn = 0;
+    this.turn = null;
     this.blocked = false;
     this.sendClosed = false;
     /** @type {Map<string, AbortController>} */
@@ -159,7 +163,7 @@ export class Session {
     if (this.data.length < this.rt.options.sendQueue) {
       this.data.push(m);
       this.pump();
-      return Promise.resolve();
+      return ++this.queuedThisTurn < YIELD_EVERY ? Promise.resolve() : this.nextTurn();
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -177,6 +181,24 @@ export class Session {
       signal?.addEventListener("abort", w.onAbort, { once: true });
       this.spaceWaiters.push(w);
     });
+  }
+
+  /**
+   * nextTurn resolves on the event loop's next turn. A tool that produces
+   * chunks without awaiting anything else runs on microtasks alone, which
+   * would starve the event loop: no heartbeat in or out, no CancelInvocation
+   * read, nothing actually written to the socket until the tool ends. After
+   * YIELD_EVERY queued messages in one turn, producers wait for the next.
+   */
+  nextTurn() {
+    this.turn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.turn = null;
+        this.queuedThisTurn = 0;
+        resolve();
+      }),
+    );
+    return this.turn;
   }
 
   /** pump writes queued messages, control messages first, until the stream pushes back. */
