@@ -388,13 +388,21 @@ func (b *Bridge) transport() (transport.Interface, error) {
 			headers["Authorization"] = "Bearer " + token
 		}
 		if b.srv.Transport == TransportSSE {
-			return transport.NewSSE(b.srv.URL, transport.WithHeaders(headers))
+			t, err := transport.NewSSE(b.srv.URL, transport.WithHeaders(headers))
+			if err != nil {
+				return nil, err
+			}
+			return sse{t}, nil
 		}
 		// The listening GET stream carries tools/list_changed; it keeps the
 		// connection on protocol 2025-11-25, which servers speak today.
 		//lint:ignore SA1019 see above
 		listen := transport.WithContinuousListening()
-		return transport.NewStreamableHTTP(b.srv.URL, transport.WithHTTPHeaders(headers), listen, transport.WithHTTPLogger(b.log))
+		t, err := transport.NewStreamableHTTP(b.srv.URL, transport.WithHTTPHeaders(headers), listen, transport.WithHTTPLogger(b.log))
+		if err != nil {
+			return nil, err
+		}
+		return streamableHTTP{t}, nil
 	}
 	return nil, fmt.Errorf("transport %q", b.srv.Transport)
 }

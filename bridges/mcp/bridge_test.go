@@ -262,33 +262,46 @@ func TestProgressStreams(t *testing.T) {
 
 // TestCancelAndDeadline: a caller's cancel reaches the server as
 // notifications/cancelled (the server's handler sees its context end), and
-// so does a call's deadline.
+// so does a call's deadline, over stdio and over streamable HTTP.
 func TestCancelAndDeadline(t *testing.T) {
-	e := newEnv(t, altarv1.HostMode_HOST_MODE_STRICT)
-	e.bridge(e.stdio())
+	for _, transport := range []string{"stdio", "http"} {
+		t.Run(transport, func(t *testing.T) {
+			e := newEnv(t, altarv1.HostMode_HOST_MODE_STRICT)
+			srv := e.stdio()
+			if transport == "http" {
+				_, addr := startHTTPPeer(t, "127.0.0.1:0", "-events", filepath.Join(e.dir, "events"))
+				srv = mcpbridge.Server{Name: "peer", Transport: mcpbridge.TransportHTTP, URL: "http://" + addr + "/mcp", Timeout: testTimeout}
+			}
+			e.bridge(srv)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var last *altarv1.StreamChunk
-	err := e.host.Engine().InvokeStream(ctx, &altarv1.InvokeRequest{ToolName: "peer.slow",
-		Parameters: args(t, map[string]any{"steps": 1000, "step_ms": 20})}, func(c *altarv1.StreamChunk) error {
-		if c.GetProgress() != nil {
-			cancel() // after the first progress chunk
-		}
-		last = c
-		return nil
-	})
-	if err != nil || last.GetError().GetCode() != altarv1.ErrorCode_ERROR_CODE_CANCELLED {
-		t.Fatalf("cancelled stream: %v, last chunk %v", err, last)
-	}
-	eventually(t, "the server to see the cancellation", func() bool { return strings.Count(e.events(), "cancelled slow") == 1 })
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var last *altarv1.StreamChunk
+			err := e.host.Engine().InvokeStream(ctx, &altarv1.InvokeRequest{ToolName: "peer.slow",
+				Parameters: args(t, map[string]any{"steps": 1000, "step_ms": 20})}, func(c *altarv1.StreamChunk) error {
+				if c.GetProgress() != nil {
+					cancel() // after the first progress chunk
+				}
+				last = c
+				return nil
+			})
+			if err != nil || last.GetError().GetCode() != altarv1.ErrorCode_ERROR_CODE_CANCELLED {
+				t.Fatalf("cancelled stream: %v, last chunk %v", err, last)
+			}
+			eventually(t, "the server to see the cancellation", func() bool {
+				return strings.Count(e.events(), "cancelled slow") == 1 && strings.Count(e.events(), "notified cancelled") == 1
+			})
 
-	_, err = e.host.Engine().Invoke(context.Background(), &altarv1.InvokeRequest{ToolName: "peer.slow",
-		Parameters: args(t, map[string]any{"steps": 1000, "step_ms": 20}), Timeout: durationpb.New(150 * time.Millisecond)})
-	if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
-		t.Fatalf("call past its deadline: %v", err)
+			_, err = e.host.Engine().Invoke(context.Background(), &altarv1.InvokeRequest{ToolName: "peer.slow",
+				Parameters: args(t, map[string]any{"steps": 1000, "step_ms": 20}), Timeout: durationpb.New(150 * time.Millisecond)})
+			if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
+				t.Fatalf("call past its deadline: %v", err)
+			}
+			eventually(t, "the server to see the deadline", func() bool {
+				return strings.Count(e.events(), "cancelled slow") == 2 && strings.Count(e.events(), "notified cancelled") == 2
+			})
+		})
 	}
-	eventually(t, "the server to see the deadline", func() bool { return strings.Count(e.events(), "cancelled slow") == 2 })
 }
 
 // TestStdioServerRestarts: a stdio server that dies fails its calls in
@@ -375,14 +388,14 @@ func TestHTTPServerReconnects(t *testing.T) {
 
 // startHTTPPeer runs the test server over streamable HTTP on addr and
 // returns a function that stops it, and its address.
-func startHTTPPeer(t testing.TB, addr string) (stop func(), actual string) {
+func startHTTPPeer(t testing.TB, addr string, extra ...string) (stop func(), actual string) {
 	t.Helper()
 	var cmd *exec.Cmd
 	var out *bufio.Reader
 	deadline := time.Now().Add(testTimeout)
 	for {
 		// The port of a stopped peer may take a moment to be free again.
-		cmd = exec.Command(peer, "-transport", "http", "-addr", addr)
+		cmd = exec.Command(peer, append([]string{"-transport", "http", "-addr", addr}, extra...)...)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -45,7 +45,7 @@
 //
 // A call's context is owned by the caller of Conn.Invoke or Conn.Stream:
 // its deadline bounds the MCP request, and cancelling it sends
-// notifications/cancelled (over stdio; over HTTP mcp-go ends the request's
-// stream instead). When the server dies, every call in flight on it fails
-// at once with RUNTIME_UNAVAILABLE.
+// notifications/cancelled (mcp-go does over stdio; the bridge's transport
+// wrappers do over HTTP and SSE). When the server dies, every call in
+// flight on it fails at once with RUNTIME_UNAVAILABLE.
 package mcp

@@ -6,10 +6,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -118,7 +121,9 @@ func main() {
 
 	switch *transport {
 	case "stdio":
-		if err := server.ServeStdio(s); err != nil {
+		// Messages are read through a tap that records notifications/cancelled.
+		in := io.TeeReader(os.Stdin, &cancelTap{record: record})
+		if err := server.NewStdioServer(s).Listen(context.Background(), in, os.Stdout); err != nil && !errors.Is(err, io.EOF) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -128,7 +133,16 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		srv := &http.Server{Handler: server.NewStreamableHTTPServer(s), ReadHeaderTimeout: 5 * time.Second}
+		mcpHandler := server.NewStreamableHTTPServer(s)
+		tapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+				_, _ = (&cancelTap{record: record}).Write(append(body, '\n'))
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			mcpHandler.ServeHTTP(w, r)
+		})
+		srv := &http.Server{Handler: tapped, ReadHeaderTimeout: 5 * time.Second}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		go func() {
@@ -143,5 +157,25 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+}
+
+// cancelTap records each notifications/cancelled message that passes.
+type cancelTap struct {
+	record func(string)
+	buf    []byte
+}
+
+func (c *cancelTap) Write(p []byte) (int, error) {
+	c.buf = append(c.buf, p...)
+	for {
+		i := bytes.IndexByte(c.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if bytes.Contains(c.buf[:i], []byte(`"notifications/cancelled"`)) {
+			c.record("notified cancelled")
+		}
+		c.buf = c.buf[i+1:]
 	}
 }
