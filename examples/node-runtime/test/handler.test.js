@@ -93,3 +93,18 @@ test("registration refuses bad names, duplicates and non-functions", () => {
   assert.throws(() => rt.tool("x", 42), /must be a function/);
   assert.throws(() => rt.tool("y", () => 1, { numbers: "float" }), /numbers must be/);
 });
+
+test("a stream that never waits on I/O still lets the event loop turn", async () => {
+  const rt = new Runtime("unit", { logger: quiet });
+  rt.streamTool("burst", function* () {
+    for (let i = 0; i < 10_000; i++) yield i;
+  });
+  let sent = 0;
+  let seenMidStream;
+  setImmediate(() => (seenMidStream = sent));
+  await rt.handler.stream(call("burst", {}, { stream: true }), new AbortController().signal, async () => {
+    sent++;
+  });
+  assert.equal(sent, 10_001);
+  assert.ok(seenMidStream !== undefined && seenMidStream < 10_000, `the event loop turned only after ${seenMidStream} chunks`);
+});
