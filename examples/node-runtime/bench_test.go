@@ -2,18 +2,17 @@ package noderuntime_test
 
 import (
 	"context"
-	"log/slog"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
-	"github.com/altar-gateway/altar/e2e/conformance/goruntime/tools"
 	"github.com/altar-gateway/altar/gateway/schema"
-	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 // BenchmarkRuntimes calls the same conformance tools through one Host over
-// loopback gRPC, served by the Node runtime (conformance.js, dialled in) and
-// by the Go SDK (the Go conformance tool set, dialled in), for contrast:
+// loopback gRPC, served by the Node runtime (conformance.js) and by the Go
+// SDK (e2e/conformance/goruntime), each its own process dialling in:
 //
 //	go test -run '^$' -bench . -count 3 ./examples/node-runtime/
 func BenchmarkRuntimes(b *testing.B) {
@@ -26,15 +25,13 @@ func BenchmarkRuntimes(b *testing.B) {
 	p := startNode(b, "conformance.js", "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID=node", "ALTAR_LOG_LEVEL=off")
 	waitRoutable(b, h, p, "node")
 
-	rt, err := sdk.New("go", tools.New().List(), sdk.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		b.Fatal(err)
+	// The Go conformance runtime (plugins/sdk), also its own process.
+	goruntime := filepath.Join(b.TempDir(), "goruntime")
+	if out, err := exec.Command("go", "build", "-o", goruntime, "../../e2e/conformance/goruntime").CombinedOutput(); err != nil {
+		b.Fatalf("go build goruntime: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() { defer close(served); _ = rt.Serve(ctx, h.GRPCAddr()) }()
-	b.Cleanup(func() { cancel(); <-served })
-	waitRoutable(b, h, p, "go")
+	gp := startProc(b, []string{goruntime}, "ALTAR_HOST="+h.GRPCAddr(), "ALTAR_RUNTIME_ID=go")
+	waitRoutable(b, h, gp, "go")
 
 	echoArgs := map[string]*altarv1.Value{"text": schema.String("hello"), "big": schema.Int(1<<53 + 1), "blob": schema.Bytes(make([]byte, 64))}
 	for _, id := range []string{"node", "go"} {

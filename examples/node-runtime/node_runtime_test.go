@@ -180,8 +180,14 @@ type nodeProc struct {
 // stopGrace) and waits for it; its stderr is logged when the test failed.
 func startNode(t testing.TB, script string, env ...string) *nodeProc {
 	t.Helper()
+	return startProc(t, []string{"node", script}, env...)
+}
+
+// startProc is startNode for any command line.
+func startProc(t testing.TB, argv []string, env ...string) *nodeProc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", script)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace
