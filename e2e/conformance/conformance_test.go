@@ -104,7 +104,7 @@ func runRow(t *testing.T, e *rowEnv) {
 		return
 	}
 	if err := e.spec.Prerequisites(); err != nil {
-		results.notRun(col, "", "prerequisites missing")
+		results.notRun(col, "", "prerequisites missing: "+err.Error())
 		t.Fatalf("%s cannot run: %v", col, err)
 	}
 	defer func() {
@@ -129,6 +129,12 @@ func runRow(t *testing.T, e *rowEnv) {
 		})
 		if !ran { // -run left it out
 			results.skipped(col, c.name)
+			if i == 0 {
+				// The other checks need the runtime the bootstrap starts.
+				ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+				e.host, e.proc, e.sup, _ = e.startRuntime(t, ctx, e.id, e.tools, manifestPath)
+				cancel()
+			}
 			continue
 		}
 		results.set(col, c.name, ok)
