@@ -25,6 +25,8 @@ Declare each tool with a decorator naming the contract, then run::
 127.0.0.1:50051). See README.md next to this package.
 """
 
+import logging
+
 from .context import Context
 from .errors import Cancelled, RefusedError, ToolError
 from .runtime import (
@@ -35,6 +37,9 @@ from .runtime import (
     __version__,
 )
 from .tool import Tool
+
+# A library logs to its own logger and leaves the handlers to the program.
+logging.getLogger("altar_runtime").addHandler(logging.NullHandler())
 
 __all__ = [
     "CAPABILITIES",
