@@ -541,6 +541,16 @@ func (e *rowEnv) waitNewProcess(t *testing.T, ctx context.Context, old int) {
 // same process connects again and serves. Plugin mode: the supervisor
 // kills the silent process and starts a new one, which serves.
 func checkHeartbeatLoss(t *testing.T, ctx context.Context, e *rowEnv) {
+	// First, that it sends heartbeats at all: the Host's last one advances.
+	before, err := e.host.runtimeInfo(ctx, e.id)
+	if err != nil || before == nil {
+		t.Fatalf("runtime %s: %v, %v", e.id, before, err)
+	}
+	waitFor(t, ctx, func() bool {
+		info, err := e.host.runtimeInfo(ctx, e.id)
+		return err == nil && info.GetLastHeartbeatAt().AsTime().After(before.GetLastHeartbeatAt().AsTime())
+	}, "a heartbeat from the runtime (the Host asks for one every %v)", heartbeatInterval)
+
 	pid := e.pid(t, ctx)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
