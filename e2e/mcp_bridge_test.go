@@ -70,17 +70,22 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// startEverythingHTTP runs server-everything over streamable HTTP and
-// returns its MCP endpoint.
-func startEverythingHTTP(t *testing.T) string {
+// startEverythingHTTP runs server-everything over streamable HTTP
+// (transport "streamableHttp") or HTTP+SSE ("sse") and returns its MCP
+// endpoint.
+func startEverythingHTTP(t *testing.T, transport string) string {
 	t.Helper()
 	bin := everythingBin(t)
 	port := freePort(t)
 	t.Setenv("PORT", port) // the child reads PORT
-	p := start(t, "server-everything", bin, "streamableHttp")
+	p := start(t, "server-everything", bin, transport)
+	ready, endpoint := "listening on port", "/mcp"
+	if transport == "sse" {
+		ready, endpoint = "running on port", "/sse"
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		if _, ok, _ := p.stderr.find("listening on port"); ok {
+		if _, ok, _ := p.stderr.find(ready); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -92,7 +97,7 @@ func startEverythingHTTP(t *testing.T) string {
 		case <-time.After(pollInterval):
 		}
 	}
-	return "http://127.0.0.1:" + port + "/mcp"
+	return "http://127.0.0.1:" + port + endpoint
 }
 
 // invokeReply is the HTTP invoke answer with the MCP bridge's payload.
@@ -131,7 +136,7 @@ func (g *gateway) invokeHTTP(t *testing.T, tool, params string) (reply, invokeRe
 }
 
 // TestMCPBridgeEverything plugs the npm server-everything into ALTAR over
-// stdio and over streamable HTTP and calls its tools through ALTAR's HTTP
+// stdio, streamable HTTP and HTTP+SSE and calls its tools through ALTAR's HTTP
 // and gRPC APIs: a listing, plain and structured results, an image, a
 // long-running tool's progress as a stream, a cancelled call and a call
 // past its deadline.
@@ -146,7 +151,10 @@ func TestMCPBridgeEverything(t *testing.T) {
 			return "mcp_servers:\n  - name: everything\n    transport: stdio\n    command: " + bin + "\n"
 		}},
 		{"streamableHttp", func(t *testing.T) string {
-			return "mcp_servers:\n  - name: everything\n    transport: http\n    url: " + startEverythingHTTP(t) + "\n"
+			return "mcp_servers:\n  - name: everything\n    transport: http\n    url: " + startEverythingHTTP(t, "streamableHttp") + "\n"
+		}},
+		{"sse", func(t *testing.T) string {
+			return "mcp_servers:\n  - name: everything\n    transport: sse\n    url: " + startEverythingHTTP(t, "sse") + "\n"
 		}},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -109,6 +110,10 @@ func (c *conn) call(ctx context.Context, call *altarv1.ToolCall, progress func(*
 			return nil, altarerr.From(ctx.Err())
 		case sess.ctx.Err() != nil:
 			return nil, b.errUnavailable("the server went away during the call")
+		case deadlineNear(ctx):
+			// mcp-go's SSE transport times a request out by the context's
+			// deadline itself, a moment before the context ends.
+			return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, err, "MCP server %q: no result by the call's deadline", b.srv.Name)
 		case errors.As(err, &te):
 			select { // have the supervisor check the server now
 			case b.check <- struct{}{}:
@@ -239,3 +244,9 @@ var (
 	_ runtime.Conn     = (*conn)(nil)
 	_ runtime.Streamer = (*conn)(nil)
 )
+
+// deadlineNear reports whether ctx's deadline is at most 50ms away.
+func deadlineNear(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) <= 50*time.Millisecond
+}
