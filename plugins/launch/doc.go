@@ -26,17 +26,20 @@
 // RestartPolicy.Budget times per RestartPolicy.Window; beyond that it stays
 // down (StateFailed, logged, in Status). A failure that a restart cannot
 // mend — a hash mismatch, a missing executable, a wrong runtime id — fails
-// it at once. Its standard error (and anything it prints on standard output
-// after the handshake) is logged line by line through the Supervisor's
-// logger with the attribute plugin=<name>, at the level the line states
-// (slog, JSON or hclog style), else Info.
+// it at once. Its standard error is logged line by line through the
+// Supervisor's logger with the attribute plugin=<name>, at the level the
+// line states (slog, JSON or hclog style), else Info. (Standard output is
+// the handshake's: go-plugin reads and drops what follows the handshake
+// line, except what a plugin built on go-plugin's own Serve forwards over
+// its stdio service, which is logged the same way.)
 //
 // Lifecycle and contexts: New validates (no I/O); Start launches every
 // plugin, each run by one goroutine the Supervisor owns, and waits (bounded
 // by its ctx) for their first start; Close stops restarting, closes each
 // plugin's connection (an ALTAR plugin exits when its stream ends), kills a
-// process that has not exited within two seconds, and waits until every
-// process is reaped and every goroutine has stopped. A Target that has a
+// process that has not exited within two to three seconds (a stopped or
+// wedged one included), and waits until every process is reaped and every
+// goroutine has stopped. A Target that has a
 // Closing channel (gateway.Host) stops restarts as soon as it begins to
 // close; registering Close with gateway.Host.OnClose lets the Host drain
 // plugins like any runtime (calls in flight finish) before they are killed.

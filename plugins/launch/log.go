@@ -16,9 +16,9 @@ import (
 // line is logged in pieces of this size.
 const maxLine = 16 << 10
 
-// outputLogger turns a plugin's output (its standard error, or what it
-// writes after the handshake to standard output) into log records, one a
-// line, with the plugin's name (the logger's attributes). The level is
+// outputLogger turns a plugin's output (its standard error, or what a
+// go-plugin Go plugin forwards over go-plugin's stdio service) into log
+// records, one a line, with the plugin's name (the logger's attributes). The level is
 // read from the line when it says one (slog's level=WARN, JSON "level",
 // hclog's [WARN], a Go panic), else Info. It is an io.Writer that go-plugin
 // writes to from its own goroutines.

@@ -29,6 +29,11 @@ import (
 // healthTimeout bounds the health check of a started plugin.
 const healthTimeout = 5 * time.Second
 
+// killTimeout is how long a plugin whose stream has ended may take to exit
+// before it is killed outright (go-plugin itself waits 2 s, when it is not
+// stuck asking a wedged process to shut down).
+const killTimeout = 3 * time.Second
+
 // Target is where plugins' runtime streams are served: *gateway.Host. It
 // runs the runtime protocol on the stream (announce, discover, fulfil,
 // calls) under the same rules as for a runtime that dialled in, and
@@ -196,7 +201,7 @@ func (s *Supervisor) Status() []Status {
 
 // Close stops restarting and kills every plugin, waiting for each process
 // to exit (go-plugin first closes the connection, on which an ALTAR
-// plugin exits, and kills the process if it has not within two seconds).
+// plugin exits, and kills the process if it has not within two to three seconds).
 // Calls in flight on a plugin fail with ERROR_CODE_RUNTIME_UNAVAILABLE; to
 // let them finish, close the Host first (it drains its runtimes). Close is
 // idempotent; ctx bounds the wait.
@@ -380,7 +385,17 @@ func (p *plugin) runOnce() (err error) {
 		SkipHostEnv:      true,
 	})
 	defer func() {
+		// go-plugin's Kill asks the plugin to shut down over gRPC with no
+		// deadline, which hangs on a process that is stopped or wedged:
+		// past killTimeout the process is killed outright, which ends that
+		// call (an ALTAR plugin has exited by then: its stream ended).
+		hard := time.AfterFunc(killTimeout, func() {
+			if cmd.Process != nil {
+				_ = cmd.Process.Kill()
+			}
+		})
 		client.Kill() // returns once the process is reaped
+		hard.Stop()
 		stderr.flush()
 		stdout.flush()
 		if ps := cmd.ProcessState; ps != nil {

@@ -473,3 +473,31 @@ func TestIdempotentCallFailsOverWhenAPluginCrashes(t *testing.T) {
 		return st.State == launch.StateRunning && st.Restarts == 1
 	})
 }
+
+// TestAHungPluginIsReplaced: a plugin that stops answering (SIGSTOP) misses
+// its heartbeats; the Host drops its stream and the supervisor kills the
+// process (SIGKILL reaches a stopped one) and starts a new one.
+func TestAHungPluginIsReplaced(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "pid") })
+	hung := f.pid(t, "calc")
+	if err := syscall.Kill(hung, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new calc", func() bool {
+		st := status(f, "calc")
+		return st.State == launch.StateRunning && st.PID != hung && f.routed("calc", "pid")
+	})
+	if got := f.pid(t, "calc"); got == hung {
+		t.Fatalf("the hung pid %d still answers", hung)
+	}
+	if alive(hung) {
+		t.Fatalf("the hung process %d was not killed and reaped", hung)
+	}
+	if st := status(f, "calc"); st.LastError == nil || !strings.Contains(st.LastError.Error(), "heartbeats") {
+		t.Fatalf("status = %+v; want the missed heartbeats as last error", st)
+	}
+}
