@@ -150,8 +150,12 @@ export function dialer(addr, opts = {}) {
     "grpc.keepalive_time_ms": 30_000,
     // The one long-lived stream is never retried by gRPC (the runtime
     // reconnects and announces again itself), so grpc-js need not keep sent
-    // messages for a retry.
+    // messages for a retry. With no retry buffer, a write completes when
+    // the transport took the message, which is what makes write() push back
+    // (otherwise grpc-js buffers up to 256 KiB of messages and its
+    // bookkeeping grows with them).
     "grpc.enable_retries": 0,
+    "grpc.per_rpc_retry_buffer_size": 0,
   });
   return {
     /** @returns {import("./session.js").Wire} */
