@@ -487,6 +487,9 @@ func Inspect(ctx context.Context, srv Server, opts ...Option) ([]Definition, err
 
 // list reads every page of tools/list, bounded by the limits.
 func (b *Bridge) list(ctx context.Context, c *client.Client) ([]Definition, error) {
+	b.mu.Lock()
+	b.state.Refused = nil
+	b.mu.Unlock()
 	var defs []Definition
 	seen := map[string]bool{}
 	var cursor mcp.Cursor
