@@ -139,10 +139,10 @@ class Runtime:
             return 1
         plugin = cookie == PLUGIN_COOKIE_VALUE
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGTERM, self._on_signal)
             # A plugin shares the Host's terminal: the Host, not Ctrl-C,
             # stops it (as go-plugin's own plugins do).
-            signal.signal(signal.SIGINT, signal.SIG_IGN if plugin else (lambda *_: self.stop()))
+            signal.signal(signal.SIGINT, signal.SIG_IGN if plugin else self._on_signal)
         try:
             if plugin:
                 self.serve_plugin()
@@ -153,10 +153,16 @@ class Runtime:
             return 1
         return 0
 
+    def _on_signal(self, *_):
+        # The handler runs in the main thread between two bytecodes, maybe
+        # while that thread holds a lock stop() needs: stop from a thread.
+        self._stop.set()
+        threading.Thread(target=self.stop, name="altar-stop", daemon=True).start()
+
     def stop(self):
         """Stop gracefully: withdraw the tools, let the calls in flight
         answer, close the stream; serve() then returns. Safe from any
-        thread and from a signal handler."""
+        thread."""
         self._stop.set()
         with self._mu:
             s = self._session

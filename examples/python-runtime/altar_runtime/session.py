@@ -199,8 +199,10 @@ class Session:
         stream that is gone)."""
         self._closed.set()
         self._out.close()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
+        with self._mu:
+            timer = self._drain_timer
+        if timer is not None:
+            timer.cancel()
         with self._mu:
             active = list(self._active.values())
         for ctx in active:
@@ -376,11 +378,13 @@ class Session:
                 withdraw_tools=runtime_pb2.WithdrawTools(tool_names=names, reason="runtime shutting down")))
         if close_now:
             self._send(_CLOSE_SEND)
-        if self._drain_timer is None:
+        with self._mu:
+            if self._drain_timer is not None or self._closed.is_set():
+                return n
             self._drain_timer = threading.Timer(grace + DRAIN_SLACK, self.fail,
                                                 args=("the Host did not close the stream after draining",))
             self._drain_timer.daemon = True
-            self._drain_timer.start()
+        self._drain_timer.start()
         return n
 
     # --- the sending side ---------------------------------------------------
