@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -531,16 +532,13 @@ func (runtimePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grp
 // pluginHandshake is the Host's go-plugin handshake (plugins/ on the Go side).
 var pluginHandshake = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "ALTAR_PLUGIN", MagicCookieValue: "altar-runtime-v1"}
 
-// TestPluginRuntime launches conformance.js through hashicorp/go-plugin
-// (the magic cookie, the handshake line on stdout, the health check), opens
-// PluginService.Connect, hands the stream to the Host, runs every check,
-// then closes the stream and expects the plugin to exit by itself.
-func TestPluginRuntime(t *testing.T) {
-	requireNode(t)
-	h := startHost(t, "127.0.0.1:0")
-	const id = "node-plugin"
+// launchPlugin starts conformance.js as go-plugin does (the magic cookie in
+// its environment, the handshake line read from its stdout, the health
+// check); the test's cleanup kills it.
+func launchPlugin(t *testing.T, env ...string) (*plugin.Client, plugin.ClientProtocol, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command("node", "conformance.js")
-	cmd.Env = append(os.Environ(), "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), env...)
 	stderr := &syncBuffer{}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginHandshake,
@@ -559,6 +557,36 @@ func TestPluginRuntime(t *testing.T) {
 	if err := rpc.Ping(); err != nil { // grpc.health.v1 Check of "plugin"
 		t.Fatalf("health check: %v", err)
 	}
+	return client, rpc, stderr
+}
+
+// TestPluginKill: go-plugin's Kill asks the plugin to stop
+// (plugin.GRPCController/Shutdown) and the plugin exits by itself.
+func TestPluginKill(t *testing.T) {
+	requireNode(t)
+	client, _, stderr := launchPlugin(t, "ALTAR_LOG_LEVEL=info")
+	pid := client.ReattachConfig().Pid
+	client.Kill()
+	if !client.Exited() {
+		t.Fatal("the plugin is still running after Kill")
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("process %d after Kill: %v", pid, err)
+	}
+	if !strings.Contains(stderr.String(), "the Host asked the plugin to stop") {
+		t.Fatalf("the plugin did not see the Host's shutdown request; stderr:\n%s", stderr.String())
+	}
+}
+
+// TestPluginRuntime launches conformance.js through hashicorp/go-plugin
+// (the magic cookie, the handshake line on stdout, the health check), opens
+// PluginService.Connect, hands the stream to the Host, runs every check,
+// then closes the stream and expects the plugin to exit by itself.
+func TestPluginRuntime(t *testing.T) {
+	requireNode(t)
+	h := startHost(t, "127.0.0.1:0")
+	const id = "node-plugin"
+	client, rpc, stderr := launchPlugin(t, "ALTAR_RUNTIME_ID="+id, "ALTAR_LOG_LEVEL=warn")
 	raw, err := rpc.Dispense("runtime")
 	if err != nil {
 		t.Fatal(err)
