@@ -3,7 +3,7 @@
 //
 //   altar serve                       # a Host on 127.0.0.1:50051 with the calculator contracts
 //   node examples/node-runtime/calculator.js
-//   altar call node-calc/add '{"a": 2, "b": 3.5}'
+//   altar call node-calc/add a=2 b=3.5
 //
 // The Host owns the contracts (names, arguments, validation); this file only
 // says how to fulfil them.
