@@ -3,6 +3,7 @@ package mcp
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"google.golang.org/protobuf/proto"
@@ -99,6 +100,43 @@ func FuzzToolContract(f *testing.F) {
 		if _, err := contract.FromProto(&altarv1.ToolManifest{ManifestVersion: "1.0", Contracts: []*altarv1.ToolContract{c}}); err != nil &&
 			altarerr.CodeOf(err) == altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
 			t.Fatalf("the Host refuses the contract without a code: %v", err)
+		}
+	})
+}
+
+// FuzzParseLock reads lock files: never a panic; a lock that parses has
+// only pins whose hash matches their definition, and writes back to a file
+// that parses the same.
+func FuzzParseLock(f *testing.F) {
+	l := &Lock{LockVersion: LockVersion, Servers: map[string]*LockServer{}}
+	d := Definition{Name: "echo", Description: "Echo.", InputSchema: json.RawMessage(`{"type":"object"}`)}
+	_, _ = l.Approve("s", []Definition{d}, time.Unix(0, 0))
+	good, _ := json.Marshal(l)
+	f.Add(good)
+	f.Add([]byte(`{"lock_version":1,"servers":{"s":{"tools":{"a":null}}}}`))
+	f.Add([]byte(`{"lock_version":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, damaged := parseLock("fuzz", data)
+		if l == nil {
+			if altarerr.CodeOf(damaged) == altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+				t.Fatalf("an error without a code: %v", damaged)
+			}
+			return
+		}
+		for _, s := range l.Servers {
+			for name, p := range s.Tools {
+				if p.SHA256 != p.Definition.SHA256() || p.Definition.Name != name {
+					t.Fatalf("a damaged pin survived: %s", name)
+				}
+			}
+		}
+		out, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, damaged := parseLock("again", out)
+		if damaged != nil || len(again.Servers) != len(l.Servers) {
+			t.Fatalf("a lock that parsed does not parse again: %v", damaged)
 		}
 	})
 }
