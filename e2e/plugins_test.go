@@ -43,7 +43,8 @@ func children(t *testing.T, pid int) []int {
 // TestServeSupervisesPlugins runs the real `altar serve` with the real
 // calculator as a pinned plugin: a call through the Host reaches it; killed
 // from outside, it is restarted as a new process that serves again; on
-// SIGTERM the gateway stops it and exits 0, leaving no plugin process.
+// SIGTERM a call in flight on it finishes, then the gateway stops it and
+// exits 0, leaving no plugin process.
 func TestServeSupervisesPlugins(t *testing.T) {
 	needBinaries(t)
 	sum, err := launch.FileSHA256(calculatorBin)
@@ -108,7 +109,38 @@ plugins:
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	p.terminate(t)
+	// SIGTERM with a call in flight: the Host drains the plugin like any
+	// runtime, so the call finishes before the plugin is stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
+	defer cancel()
+	stream, err := client.InvokeStream(ctx, &altarv1.InvokeStreamRequest{Request: &altarv1.InvokeRequest{
+		ToolName:   "calc/count",
+		Parameters: map[string]*altarv1.Value{"start": schema.Int(1), "stop": schema.Int(5), "delay_ms": schema.Int(200)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	final := false
+	for !final {
+		msg, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("Recv after %v: %v", got, err)
+		}
+		if e := msg.GetChunk().GetError(); e != nil {
+			t.Fatalf("error chunk after %v: %v", got, e)
+		}
+		if v := msg.GetChunk().GetPayload(); v != nil {
+			got = append(got, v.GetIntValue())
+			if len(got) == 1 {
+				p.terminate(t)
+			}
+		}
+		final = msg.GetChunk().GetIsFinal()
+	}
+	if !slices.Equal(got, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("streamed %v across the shutdown; want 1..5", got)
+	}
 	if code := p.wait(t, exitTimeout); code != 0 {
 		t.Fatalf("altar serve exited %d after SIGTERM; want 0", code)
 	}
