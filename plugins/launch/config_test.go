@@ -1,6 +1,7 @@
 package launch_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -81,5 +82,21 @@ func TestNewRefusesDuplicateNames(t *testing.T) {
 	}
 	if want := []string{"plugins[1].command", "plugins[2].name"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields = %q; want %q", got, want)
+	}
+}
+
+func TestStartAfterClose(t *testing.T) {
+	sup, err := launch.New(nil, []launch.Config{{Name: "a", Command: "/bin/true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Start(context.Background()); err == nil {
+		t.Fatal("Start after Close started plugins")
+	}
+	if err := sup.Close(context.Background()); err != nil {
+		t.Fatalf("a second Close: %v", err)
 	}
 }

@@ -119,6 +119,7 @@ type Supervisor struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
+	closeMu   sync.Mutex // orders Start's wg.Add before Close's wg.Wait
 }
 
 // New returns a supervisor of the plugins, which it validates; names must
@@ -170,12 +171,21 @@ func New(target Target, plugins []Config, opts ...Option) (*Supervisor, error) {
 // failed (joined); they are restarted, or stay down, by their policy. It
 // starts the plugins once; a second call only waits again.
 func (s *Supervisor) Start(ctx context.Context) error {
+	closed := false
 	s.startOnce.Do(func() {
+		s.closeMu.Lock()
+		defer s.closeMu.Unlock()
+		if closed = s.ctx.Err() != nil; closed {
+			return
+		}
 		for _, p := range s.plugins {
 			s.wg.Add(1)
 			go p.run()
 		}
 	})
+	if closed {
+		return errors.New("launch: Start after Close")
+	}
 	var errs []error
 	for _, p := range s.plugins {
 		select {
@@ -206,7 +216,11 @@ func (s *Supervisor) Status() []Status {
 // let them finish, close the Host first (it drains its runtimes). Close is
 // idempotent; ctx bounds the wait.
 func (s *Supervisor) Close(ctx context.Context) error {
-	s.closeOnce.Do(s.cancel)
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock() // after Start has added its goroutines, or never will
+		defer s.closeMu.Unlock()
+		s.cancel()
+	})
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -281,6 +295,10 @@ func (p *plugin) run() {
 	var restarts []time.Time
 	failures := 0
 	for {
+		if p.s.stopping() {
+			p.set(StateStopped, 0, nil)
+			return
+		}
 		began := time.Now()
 		err := p.runOnce()
 		if p.s.stopping() {
