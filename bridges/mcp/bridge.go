@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -310,7 +311,9 @@ func (b *Bridge) ping(sess *session) bool {
 		//lint:ignore SA1019 ping is the liveness probe of protocols up to 2025-11-25, which servers speak today
 		err = sess.client.Ping(ctx)
 	}
-	if err != nil {
+	// A JSON-RPC error is an answer: the server is there.
+	var te *transport.Error
+	if err != nil && (errors.As(err, &te) || ctx.Err() != nil) {
 		if sess.ctx.Err() == nil {
 			b.log.Warn("MCP server does not answer pings", "error", err)
 		}

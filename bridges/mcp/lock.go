@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
@@ -183,6 +184,27 @@ func (l *Lock) Write(path string) error {
 		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INTERNAL, err, "writing the MCP lock file %s", path)
 	}
 	return nil
+}
+
+// lockFiles serialises the read-modify-write of each lock file among the
+// bridges of one process (several servers share one file). Keyed by path.
+var lockFiles sync.Map
+
+// updateLock runs update on the lock file at path and writes it when
+// update reports a change, holding the file's in-process mutex.
+func updateLock(path string, update func(*Lock) (bool, error)) (*Lock, error) {
+	mu, _ := lockFiles.LoadOrStore(filepath.Clean(path), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	l, err := ReadLock(path)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := update(l)
+	if err != nil || !changed {
+		return l, err
+	}
+	return l, l.Write(path)
 }
 
 // Server returns the server's pins, nil when it was never imported.

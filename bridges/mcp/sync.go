@@ -21,29 +21,33 @@ func (b *Bridge) sync(sess *session, defs []Definition) {
 	stamp := b.stampLock()
 	mode := b.host.Mode()
 	strict := mode != altarv1.HostMode_HOST_MODE_DEVELOPMENT
-	lock, err := ReadLock(b.lockPath)
-	if err != nil {
+	// The first import pins what the server lists now.
+	var pinned []string
+	lock, err := updateLock(b.lockPath, func(l *Lock) (bool, error) {
+		if l.Server(b.srv.Name) != nil {
+			return false, nil
+		}
+		pinned, _ = l.Approve(b.srv.Name, defs, b.now())
+		return true, nil
+	})
+	switch {
+	case lock == nil:
 		// A damaged lock trusts nothing in STRICT mode.
 		b.log.Error("MCP lock file unreadable; no pinned tool is trusted", "lock", b.lockPath, "error", err)
 		lock = &Lock{Servers: map[string]*LockServer{}}
 		if strict {
 			lock.Servers[b.srv.Name] = &LockServer{Tools: map[string]*Pin{}}
 		}
+	case err != nil:
+		// Pinned in memory for this run; the next start imports again.
+		b.log.Error("writing the MCP lock file failed", "lock", b.lockPath, "error", err)
+	case pinned != nil:
+		stamp = b.stampLock()
+		b.log.Info("MCP server imported for the first time: its tools are pinned", "lock", b.lockPath, "tools", len(pinned))
+		b.audit.Record(audit.Event{Time: b.now(), Kind: KindToolPinned, Actor: "config", RuntimeID: b.srv.RuntimeID(),
+			Outcome: "accepted", Reason: "first import", Detail: map[string]string{"tools": strings.Join(pinned, ","), "lock": b.lockPath}})
 	}
 	pins := lock.Server(b.srv.Name)
-	if pins == nil && err == nil {
-		// The first import pins what the server lists now.
-		names, _ := lock.Approve(b.srv.Name, defs, b.now())
-		if werr := lock.Write(b.lockPath); werr != nil {
-			b.log.Error("writing the MCP lock file failed", "lock", b.lockPath, "error", werr)
-		} else {
-			stamp = b.stampLock()
-			b.log.Info("MCP server imported for the first time: its tools are pinned", "lock", b.lockPath, "tools", len(names))
-			b.audit.Record(audit.Event{Time: b.now(), Kind: KindToolPinned, Actor: "config", RuntimeID: b.srv.RuntimeID(),
-				Outcome: "accepted", Reason: "first import", Detail: map[string]string{"tools": strings.Join(names, ","), "lock": b.lockPath}})
-		}
-		pins = lock.Server(b.srv.Name)
-	}
 
 	b.mu.Lock()
 	before := map[string]bool{}
