@@ -220,6 +220,27 @@ func TestStrictHostRefusesAToolNotInTheManifests(t *testing.T) {
 	}
 }
 
+// TestDevelopmentHostLetsAPluginRegisterATool: the same rules as for any
+// runtime: only a DEVELOPMENT Host takes a plugin's own definition, and
+// only from a runtime that asks for it.
+func TestDevelopmentHostLetsAPluginRegisterATool(t *testing.T) {
+	dev := plugin("dev")
+	dev.Env = []string{"TESTPLUGIN_DEV=1"}
+	f, err := start(t, altarv1.HostMode_HOST_MODE_DEVELOPMENT, dev, plugin("plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "dev's sneak", func() bool { return f.routed("dev", "sneak") })
+	res, code := f.call(t, "dev/sneak", nil)
+	if code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED || res.GetPayload().GetStringValue() != "sneaked" {
+		t.Fatalf("dev/sneak = %v, %s", res.GetPayload(), altarerr.CodeName(code))
+	}
+	waitFor(t, "plain's tools", func() bool { return f.routed("plain", "add") })
+	if f.routed("plain", "sneak") {
+		t.Fatal("a plugin that did not ask to register sneak has it")
+	}
+}
+
 func TestCrashFailsTheCallAtOnceAndThePluginComesBack(t *testing.T) {
 	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
 	if err != nil {

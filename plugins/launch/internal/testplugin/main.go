@@ -1,7 +1,7 @@
 // Command testplugin is the runtime the launch tests run as a real plugin
 // subprocess (or, with -host, dialled in): tools that report its pid,
 // crash it (always, or once), write to its standard error, add, and "sneak", which no
-// manifest has. With TESTPLUGIN_ID set it announces that id instead of the
+// manifest has (registered in DEVELOPMENT mode when TESTPLUGIN_DEV is set). With TESTPLUGIN_ID set it announces that id instead of the
 // one the Host gives it (a misbehaving plugin).
 package main
 
@@ -57,7 +57,11 @@ func main() {
 		}),
 	}
 	id := "testplugin"
-	rt, err := sdk.New(id, tools, sdk.WithLogger(log))
+	opts := []sdk.Option{sdk.WithLogger(log)}
+	if os.Getenv("TESTPLUGIN_DEV") != "" {
+		opts = append(opts, sdk.WithDevelopmentMode())
+	}
+	rt, err := sdk.New(id, tools, opts...)
 	if err != nil {
 		log.Error("building the runtime", "error", err)
 		os.Exit(1)
@@ -66,7 +70,7 @@ func main() {
 	defer stop()
 	if wrong := os.Getenv("TESTPLUGIN_ID"); wrong != "" {
 		os.Unsetenv("ALTAR_RUNTIME_ID")
-		rt, _ = sdk.New(wrong, tools, sdk.WithLogger(log))
+		rt, _ = sdk.New(wrong, tools, opts...)
 	}
 	if err := rt.Run(ctx, *host); err != nil {
 		log.Error("runtime ended", "error", err)
