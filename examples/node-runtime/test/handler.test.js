@@ -108,3 +108,29 @@ test("a stream that never waits on I/O still lets the event loop turn", async ()
   assert.equal(sent, 10_001);
   assert.ok(seenMidStream !== undefined && seenMidStream < 10_000, `the event loop turned only after ${seenMidStream} chunks`);
 });
+
+test("a cancelled stream ends with one CANCELLED chunk, ids without gaps, and the source closed", async () => {
+  const rt = new Runtime("unit", { logger: quiet });
+  let closed = false;
+  rt.streamTool("forever", async function* (_args, ctx) {
+    try {
+      for (let i = 0; ; i++) {
+        await sleep(1, undefined, { signal: ctx.signal });
+        yield i;
+      }
+    } finally {
+      closed = true;
+    }
+  });
+  const ac = new AbortController();
+  const chunks = [];
+  await rt.handler.stream(call("forever", {}, { stream: true }), ac.signal, async (c) => {
+    chunks.push(c);
+    if (chunks.length === 5) ac.abort(new ToolError(ErrorCode.CANCELLED, "cancelled by the Host: test"));
+  });
+  const last = chunks.at(-1);
+  assert.ok(last.isFinal && last.error.code === ErrorCode.CANCELLED, `last chunk ${last.chunkId}: ${last.error?.message}`);
+  assert.deepEqual(chunks.map((c) => c.chunkId), chunks.map((_, i) => BigInt(i + 1)));
+  await sleep(20);
+  assert.ok(closed, "the generator's finally did not run");
+});
