@@ -612,3 +612,64 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// TestBearerToken: an HTTP server's bearer token is read from the
+// environment or a file and sent, and it never reaches the log or an
+// error message.
+func TestBearerToken(t *testing.T) {
+	const secret = "s3cr3t-t0ken-value"
+	e := newEnv(t, altarv1.HostMode_HOST_MODE_STRICT)
+	_, addr := startHTTPPeer(t, "127.0.0.1:0", "-token", secret)
+	tokenFile := filepath.Join(e.dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrongFile := filepath.Join(e.dir, "wrong")
+	if err := os.WriteFile(wrongFile, []byte("not-"+secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PEER_TOKEN", secret)
+	tests := []struct {
+		name string
+		srv  mcpbridge.Server
+		ok   bool
+	}{
+		{"env", mcpbridge.Server{BearerTokenEnv: "PEER_TOKEN"}, true},
+		{"file", mcpbridge.Server{BearerTokenFile: tokenFile}, true},
+		{"wrong", mcpbridge.Server{BearerTokenFile: wrongFile}, false},
+		{"unset variable", mcpbridge.Server{BearerTokenEnv: "PEER_TOKEN_UNSET"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return logs.Write(p)
+			}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			srv := tt.srv
+			srv.Name, srv.Transport, srv.URL, srv.Timeout = "sec"+strings.ReplaceAll(tt.name, " ", ""), mcpbridge.TransportHTTP, "http://"+addr+"/mcp", testTimeout
+			b, err := mcpbridge.New(srv, e.host, e.lock, mcpbridge.WithLogger(log), mcpbridge.WithBackoff(time.Hour, time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			err = b.Start(ctx)
+			b.Close()
+			if (err == nil) != tt.ok {
+				t.Fatalf("start: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Contains(logs.String(), secret) || (err != nil && strings.Contains(err.Error(), secret)) {
+				t.Fatalf("the token leaked:\n%s\n%v", logs.String(), err)
+			}
+		})
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

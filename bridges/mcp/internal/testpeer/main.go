@@ -29,6 +29,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (http)")
 	desc := flag.String("desc", "Echoes the message back.", "the echo tool's description")
 	events := flag.String("events", "", "file to append events to (cancelled calls)")
+	token := flag.String("token", "", "bearer token every HTTP request must carry")
 	flag.Parse()
 
 	s := server.NewMCPServer("altar-testpeer", "1.0.0", server.WithToolCapabilities(true))
@@ -135,6 +136,10 @@ func main() {
 		}
 		mcpHandler := server.NewStreamableHTTPServer(s)
 		tapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if *token != "" && r.Header.Get("Authorization") != "Bearer "+*token {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
 			if r.Method == http.MethodPost {
 				body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 				_, _ = (&cancelTap{record: record}).Write(append(body, '\n'))
