@@ -29,6 +29,10 @@ import (
 // healthTimeout bounds the health check of a started plugin.
 const healthTimeout = 5 * time.Second
 
+// maxMessage bounds one message from a plugin, as gRPC's default bounds
+// one from a runtime that dialled in (go-plugin's own default is 2 GiB).
+const maxMessage = 4 << 20
+
 // killTimeout is how long a plugin whose stream has ended may take to exit
 // before it is killed outright (go-plugin itself waits 2 s, when it is not
 // stuck asking a wedged process to shut down).
@@ -401,6 +405,7 @@ func (p *plugin) runOnce() (err error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           &hclogAdapter{log: p.log, dropName: filepath.Base(cmd.Path)},
 		SkipHostEnv:      true,
+		GRPCDialOptions:  []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage))},
 	})
 	defer func() {
 		// go-plugin's Kill asks the plugin to shut down over gRPC with no

@@ -522,3 +522,25 @@ func TestAHungPluginIsReplaced(t *testing.T) {
 		t.Fatalf("status = %+v; want the missed heartbeats as last error", st)
 	}
 }
+
+// TestAPluginsMessagesAreBounded: a message over 4 MiB from a plugin ends
+// its stream (as one from a dialled-in runtime would); the call fails, and
+// the plugin is restarted.
+func TestAPluginsMessagesAreBounded(t *testing.T) {
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, plugin("calc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "big") })
+	before := f.pid(t, "calc")
+	if res, code := f.call(t, "big", map[string]*altarv1.Value{"n": schema.Int(1 << 20)}); code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED || len(res.GetPayload().GetBytesValue()) != 1<<20 {
+		t.Fatalf("1 MiB: %s", altarerr.CodeName(code))
+	}
+	if _, code := f.call(t, "big", map[string]*altarv1.Value{"n": schema.Int(5 << 20)}); code != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+		t.Fatalf("5 MiB: %s; want RUNTIME_UNAVAILABLE", altarerr.CodeName(code))
+	}
+	waitFor(t, "a restarted calc", func() bool {
+		st := status(f, "calc")
+		return st.State == launch.StateRunning && st.PID != before && f.routed("calc", "big")
+	})
+}

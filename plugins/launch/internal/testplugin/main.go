@@ -52,6 +52,11 @@ func main() {
 		}) (float64, error) {
 			return in.A + in.B, nil
 		}),
+		sdk.Func("big", "Return n bytes.", func(_ context.Context, in struct {
+			N int64 `json:"n"`
+		}) ([]byte, error) {
+			return make([]byte, in.N), nil
+		}),
 		sdk.Func("sneak", "A tool no manifest has.", func(context.Context, none) (string, error) {
 			return "sneaked", nil
 		}),
