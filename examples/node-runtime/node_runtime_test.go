@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,6 +365,22 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 		}
 	})
 
+	t.Run("echo random values", func(t *testing.T) {
+		// A property check over the real wire: random Value trees under the
+		// contract's `nested: any` come back exactly (seeded, reproducible).
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := range 200 {
+			args := map[string]*altarv1.Value{"nested": randomValue(r, 0)}
+			res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.echo", Parameters: args})
+			if err != nil {
+				t.Fatalf("value %d: %v", i, err)
+			}
+			if want := schema.Object(args); !proto.Equal(res.GetPayload(), want) {
+				t.Fatalf("value %d\n got %v\nwant %v", i, res.GetPayload(), want)
+			}
+		}
+	})
+
 	t.Run("describe", func(t *testing.T) {
 		res, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.describe", Parameters: full})
 		if err != nil {
@@ -513,6 +531,54 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 			t.Fatalf("8 concurrent 300 ms calls took %v: calls are not served concurrently", took)
 		}
 	})
+}
+
+// randomValue is a random Value tree: every kind, int64 over its whole
+// range, doubles including -0 and the extremes (no NaN or infinities, which
+// the Host's JSON-facing checks may refuse), bytes, nesting to depth 4.
+func randomValue(r *rand.Rand, depth int) *altarv1.Value {
+	kinds := 8
+	if depth >= 4 {
+		kinds = 6
+	}
+	switch r.IntN(kinds) {
+	case 0:
+		return schema.Null()
+	case 1:
+		b := make([]rune, r.IntN(6))
+		for i := range b {
+			b[i] = rune(r.IntN(0x2fff) + 1)
+		}
+		return schema.String(string(b))
+	case 2:
+		return schema.Int(int64(r.Uint64()))
+	case 3:
+		special := []float64{0, math.Copysign(0, -1), 3, 1e300, 5e-324, math.MaxFloat64, -2.5}
+		if r.IntN(3) == 0 {
+			return schema.Double(special[r.IntN(len(special))])
+		}
+		return schema.Double((r.Float64() - 0.5) * 1e9)
+	case 4:
+		return schema.Bool(r.IntN(2) == 0)
+	case 5:
+		b := make([]byte, r.IntN(9))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return schema.Bytes(b)
+	case 6:
+		items := make([]*altarv1.Value, r.IntN(4))
+		for i := range items {
+			items[i] = randomValue(r, depth+1)
+		}
+		return schema.Array(items...)
+	default:
+		fields := map[string]*altarv1.Value{}
+		for range r.IntN(4) {
+			fields[fmt.Sprintf("k%d", r.IntN(10))] = randomValue(r, depth+1)
+		}
+		return schema.Object(fields)
+	}
 }
 
 // runtimePlugin is the Host's side of an ALTAR plugin for go-plugin: the
