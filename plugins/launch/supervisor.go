@@ -214,11 +214,12 @@ func (s *Supervisor) Status() []Status {
 }
 
 // Close stops restarting and kills every plugin, waiting for each process
-// to exit (go-plugin first closes the connection, on which an ALTAR
-// plugin exits, and kills the process if it has not within two to three seconds).
-// Calls in flight on a plugin fail with ERROR_CODE_RUNTIME_UNAVAILABLE; to
-// let them finish, close the Host first (it drains its runtimes). Close is
-// idempotent; ctx bounds the wait.
+// to exit (go-plugin first closes the connection, on which an ALTAR plugin
+// exits, and the process is killed if it has not within two to three
+// seconds). Calls in flight on a plugin fail with
+// ERROR_CODE_RUNTIME_UNAVAILABLE; to let them finish, close the Host first
+// (it drains its runtimes). Close is idempotent; ctx bounds the wait, not
+// the stopping, which goes on in the background.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closeMu.Lock() // after Start has added its goroutines, or never will
