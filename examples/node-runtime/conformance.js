@@ -78,7 +78,9 @@ export function conformanceRuntime(id, options = {}) {
     } catch (err) {
       if (!ctx.signal.aborted) throw err;
       cancelled.push(tag);
-      throw new ToolError(ErrorCode.CANCELLED, `conformance.sleep "${tag}" stopped after the call ended: ${ctx.signal.reason?.message ?? "aborted"}`);
+      // The contract: DEADLINE_EXCEEDED when the deadline passed, else CANCELLED.
+      const code = ctx.signal.reason?.code === ErrorCode.DEADLINE_EXCEEDED ? ErrorCode.DEADLINE_EXCEEDED : ErrorCode.CANCELLED;
+      throw new ToolError(code, `conformance.sleep "${tag}" stopped: ${ctx.signal.reason?.message ?? "aborted"}`);
     }
     return { slept_ms: ms };
   });
