@@ -36,6 +36,10 @@ type streamConn struct {
 	done     chan struct{}
 	doneOnce sync.Once
 	err      atomic.Pointer[altarerr.Error]
+
+	// lastMessage is when the runtime last sent anything (Unix ns): any
+	// message counts as a sign of life for the heartbeat timeout.
+	lastMessage atomic.Int64
 }
 
 // messageSender writes one message to the runtime. Implementations must be

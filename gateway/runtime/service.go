@@ -244,6 +244,9 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 			if hb := s.lastHeartbeat(conn); hb.After(lastSeen) {
 				lastSeen = hb
 			}
+			if m := time.Unix(0, conn.lastMessage.Load()); m.After(lastSeen) {
+				lastSeen = m
+			}
 			if now.Sub(lastSeen) > s.opts.heartbeatTimeout {
 				reason := altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST,
 					"runtime %q missed its heartbeats for %v", conn.ID(), now.Sub(lastSeen).Round(time.Millisecond))
@@ -347,6 +350,10 @@ func (s *Service) receiveLoop(stream MessageStream, conn *streamConn, log *slog.
 		if err != nil {
 			return err
 		}
+		// Every message proves the runtime alive, not only heartbeats: a
+		// runtime busy streaming chunks on a loaded machine may send its
+		// heartbeat late, and must not be dropped for it.
+		conn.lastMessage.Store(time.Now().UnixNano())
 		corr := msg.GetCorrelationId()
 		reply := func(m *altarv1.HostMessage) error {
 			m.CorrelationId = corr

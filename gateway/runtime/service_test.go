@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -408,6 +409,55 @@ func TestHeartbeatsKeepRuntimeConnected(t *testing.T) {
 	select {
 	case <-c.Done():
 		t.Fatal("a runtime answering heartbeats was disconnected")
+	default:
+	}
+}
+
+// A runtime busy answering calls proves itself alive with every message,
+// even when its heartbeats are late (a loaded machine, a long stream).
+func TestAnyMessageKeepsRuntimeConnected(t *testing.T) {
+	h := startHost(t, runtime.WithHeartbeat(10*time.Millisecond, 100*time.Millisecond))
+	r, c := connect(t, h, "busy")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	// 30 calls answered with results but never a heartbeat: each waits for
+	// a Host heartbeat first, so together they span 3x the timeout.
+	for i := range 30 {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Invoke(ctx, toolCall(fmt.Sprint("busy-", i)))
+			errc <- err
+		}()
+		sawHeartbeat := false
+		for {
+			m, ok := <-r.in
+			if !ok {
+				t.Fatalf("stream ended after %d calls", i)
+			}
+			if m.GetHeartbeat() != nil {
+				sawHeartbeat = true
+				continue
+			}
+			if tc := m.GetToolCall(); tc != nil {
+				for !sawHeartbeat {
+					if m, ok := <-r.in; !ok {
+						t.Fatalf("stream ended after %d calls", i)
+					} else if m.GetHeartbeat() != nil {
+						sawHeartbeat = true
+					}
+				}
+				r.send(&altarv1.RuntimeMessage{Message: &altarv1.RuntimeMessage_ToolResult{ToolResult: &altarv1.ToolResult{
+					InvocationId: tc.GetInvocationId(), Status: altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS}}})
+				break
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("a runtime answering calls was disconnected: %v", c.(interface{ Err() error }).Err())
 	default:
 	}
 }
