@@ -126,7 +126,11 @@ type prepared struct {
 	// its context's) cut the contract's time short: a runtime that misses
 	// it was not slow by the contract, so the breaker does not count it.
 	callerDeadline bool
-	metadata       map[string]string
+	// hostID is set when the Host generated the invocation id: no client
+	// can repeat it, so the call needs no digest for idempotency and its
+	// record is kept only for GetInvocation, in the smaller recent list.
+	hostID   bool
+	metadata map[string]string
 }
 
 // prepare does what precedes the idempotency check: ids, session, tool,
@@ -141,6 +145,7 @@ func (e *Engine) prepare(ctx context.Context, req *altarv1.InvokeRequest, stream
 		inv, corr := newIDs()
 		if p.invocationID == "" {
 			p.invocationID = inv
+			p.hostID = true
 		}
 		if p.correlationID == "" {
 			p.correlationID = corr
@@ -281,9 +286,32 @@ func (e *Engine) newCall(p *prepared, stream bool, cancel context.CancelFunc, no
 		deadline:      now.Add(p.timeout),
 		cancel:        cancel,
 		state:         altarv1.InvocationState_INVOCATION_STATE_PENDING,
+		hostID:        p.hostID,
 	}
-	c.digest = digestArgs(&e.digestKey, p.tgt.Name, p.params)
+	if !p.hostID || (!stream && e.cacheable(p)) {
+		// Only a client-chosen id can be repeated, and only the result
+		// cache needs the digest otherwise.
+		c.digest = digestArgs(&e.digestKey, p.tgt.Name, p.params)
+	}
 	return c
+}
+
+// cacheable says whether a unary call's result may come from and go to the
+// result cache.
+func (e *Engine) cacheable(p *prepared) bool {
+	flags := p.tgt.Contract.GetFlags()
+	return e.cache != nil && flags.GetIdempotent() && flags.GetCacheable() &&
+		p.tgt.Contract.GetCacheTtlMs() > 0 && !hasSensitive(p.tgt.Params.Proto())
+}
+
+// callContext bounds a call by its timeout. When the caller's own deadline
+// already ends first (prepare then set the timeout to what is left), a
+// cancel-only context does the same job without a timer of its own.
+func callContext(ctx context.Context, p *prepared) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= p.timeout {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, p.timeout)
 }
 
 // join registers c or settles it against an invocation already holding its
@@ -348,7 +376,7 @@ func (e *Engine) Invoke(ctx context.Context, req *altarv1.InvokeRequest) (*altar
 		e.logFailure(ctx, &p, "", 0, perr)
 		return nil, perr
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := callContext(ctx, &p)
 	defer cancel()
 	c := e.newCall(&p, false, cancel, e.clock.Now())
 	res, run, err := e.join(ctx, c)
@@ -367,10 +395,8 @@ func (e *Engine) Invoke(ctx context.Context, req *altarv1.InvokeRequest) (*altar
 
 // run executes a registered call to its end and records the outcome.
 func (e *Engine) run(ctx context.Context, c *call, p *prepared) (*altarv1.ToolResult, *altarerr.Error) {
-	flags := p.tgt.Contract.GetFlags()
 	var ckey cacheKey
-	cacheable := e.cache != nil && flags.GetIdempotent() && flags.GetCacheable() &&
-		p.tgt.Contract.GetCacheTtlMs() > 0 && !hasSensitive(p.tgt.Params.Proto())
+	cacheable := e.cacheable(p)
 	if cacheable {
 		ckey = cacheKey{tool: p.tgt.Name, version: p.tgt.Contract.GetVersion(), digest: c.digest}
 		if r := e.cache.get(ckey, e.clock.Now()); r != nil {

@@ -225,6 +225,40 @@ func TestInvocationsAreBounded(t *testing.T) {
 	}
 }
 
+// Calls without an invocation_id get one from the Host; no client can
+// repeat it, so fewer of them are remembered, and they never push out the
+// calls whose ids clients chose.
+func TestHostGeneratedIDsAreKeptFewer(t *testing.T) {
+	const bound = 1280 // 20 per shard, of which 2 for Host-generated ids
+	h := newHarness(t, weatherContract(), []*invoketest.Conn{invoketest.NewConn("r1")}, invoke.WithMaxInvocations(bound))
+	const clientCalls = 256
+	for i := range clientCalls {
+		mustInvoke(h, weatherReq(fmt.Sprint("client-", i), "Oslo"))
+	}
+	var hostIDs []string
+	for range 5000 {
+		res := mustInvoke(h, weatherReq("", "Oslo"))
+		hostIDs = append(hostIDs, res.GetInvocationId())
+	}
+	keptHost := 0
+	for _, id := range hostIDs {
+		if _, ok := h.engine.Invocation(id); ok {
+			keptHost++
+		}
+	}
+	if keptHost > bound/10 || keptHost < bound/40 {
+		t.Errorf("kept %d of the calls with Host-generated ids, want at most %d (and not far fewer)", keptHost, bound/10)
+	}
+	if _, ok := h.engine.Invocation(hostIDs[len(hostIDs)-1]); !ok {
+		t.Error("the newest call with a Host-generated id was forgotten")
+	}
+	for i := range clientCalls {
+		if _, ok := h.engine.Invocation(fmt.Sprint("client-", i)); !ok {
+			t.Fatalf("client-%d was forgotten to make room for calls nobody can repeat", i)
+		}
+	}
+}
+
 func TestResultCache(t *testing.T) {
 	const ttl = time.Minute
 	secret := cacheable(weatherContract(), ttl)

@@ -42,7 +42,7 @@ func (e *Engine) InvokeStream(ctx context.Context, req *altarv1.InvokeRequest, s
 		e.logFailure(ctx, &p, "", 0, perr)
 		return perr
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	ctx, cancel := callContext(ctx, &p)
 	defer cancel()
 	c := e.newCall(&p, true, cancel, e.clock.Now())
 	if _, run, err := e.join(ctx, c); !run {

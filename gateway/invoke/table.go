@@ -21,6 +21,7 @@ type call struct {
 	digest                       [32]byte
 	stream                       bool
 	idempotent                   bool
+	hostID                       bool // the Host generated id: no client repeats it
 	created                      time.Time
 	deadline                     time.Time
 
@@ -123,30 +124,69 @@ const (
 const tableShards = 64
 
 // table holds every call by invocation id, sharded to keep the hot path off
-// one lock. Finished calls are remembered until their window ends, in a
-// per-shard FIFO ordered by finish time (the window is the same for all, so
-// that is also expiry order): expiry and the count bound are enforced on
+// one lock. Finished calls are remembered until their window ends, in
+// per-shard FIFOs ordered by finish time (the window is the same for all, so
+// that is also expiry order): expiry and the count bounds are enforced on
 // insert, with no background goroutine.
+//
+// A call whose id the Host generated can never be repeated by a client; it
+// is remembered only so GetInvocation can report it, in a FIFO of its own
+// with a tenth of the bound. Keeping every such call for the whole window
+// made the table the largest thing on the heap under load (a hundred
+// thousand results for the garbage collector to scan, measured at about a
+// tenth of the Host's CPU at 64 callers).
 type table struct {
-	seed     maphash.Seed
-	window   time.Duration
-	perShard int
-	shards   [tableShards]tableShard
+	seed         maphash.Seed
+	window       time.Duration
+	perShard     int // bound on a shard's entries
+	hostPerShard int // bound on a shard's finished host-id calls
+	shards       [tableShards]tableShard
 }
 
 type tableShard struct {
-	mu   sync.Mutex
-	m    map[string]*call
-	fifo []*call // finished, oldest first, from fifo[head]
-	head int
-	_    [40]byte // keep shards on separate cache lines
+	mu     sync.Mutex
+	m      map[string]*call
+	client finishedQueue // finished calls with client-chosen ids
+	host   finishedQueue // finished calls with Host-generated ids
+	_      [16]byte      // keep shards on separate cache lines
 }
 
-func newTable(window time.Duration, max int) *table {
-	t := &table{seed: maphash.MakeSeed(), window: window, perShard: max / tableShards}
+// finishedQueue is a FIFO of finished calls, oldest first from items[head].
+type finishedQueue struct {
+	items []*call
+	head  int
+}
+
+func (q *finishedQueue) len() int { return len(q.items) - q.head }
+
+// expire drops calls from the front while drop says so, forgetting them
+// in m unless a newer call holds their id.
+func (q *finishedQueue) expire(m map[string]*call, drop func(c *call) bool) {
+	for q.head < len(q.items) {
+		c := q.items[q.head]
+		if !drop(c) {
+			break
+		}
+		q.items[q.head] = nil
+		q.head++
+		if m[c.id] == c {
+			delete(m, c.id)
+		}
+	}
+	if q.head > 64 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
+	}
+}
+
+func newTable(window time.Duration, maxEntries int) *table {
+	t := &table{seed: maphash.MakeSeed(), window: window, perShard: maxEntries / tableShards}
 	if t.perShard < 1 {
 		t.perShard = 1
 	}
+	t.hostPerShard = max(t.perShard/10, 1)
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*call)
 	}
@@ -163,7 +203,7 @@ func (t *table) register(c *call, now time.Time) (*call, registration, <-chan st
 	s := t.shard(c.id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.expire(now, t.perShard)
+	s.expire(now, t.perShard, t.hostPerShard)
 	ex := s.m[c.id]
 	if ex != nil && ex.over && !ex.expires.After(now) {
 		ex = nil
@@ -190,25 +230,14 @@ func (t *table) register(c *call, now time.Time) (*call, registration, <-chan st
 }
 
 // expire forgets finished calls whose window has ended, and the oldest
-// finished ones beyond the bound. Callers hold s.mu.
-func (s *tableShard) expire(now time.Time, bound int) {
-	for s.head < len(s.fifo) {
-		c := s.fifo[s.head]
-		if c.expires.After(now) && len(s.m) < bound {
-			break
-		}
-		s.fifo[s.head] = nil
-		s.head++
-		if s.m[c.id] == c {
-			delete(s.m, c.id)
-		}
-	}
-	if s.head > 64 && s.head*2 > len(s.fifo) {
-		n := copy(s.fifo, s.fifo[s.head:])
-		clear(s.fifo[n:])
-		s.fifo = s.fifo[:n]
-		s.head = 0
-	}
+// finished ones beyond the bounds. Callers hold s.mu.
+func (s *tableShard) expire(now time.Time, bound, hostBound int) {
+	s.host.expire(s.m, func(c *call) bool {
+		return !c.expires.After(now) || s.host.len() >= hostBound || len(s.m) >= bound
+	})
+	s.client.expire(s.m, func(c *call) bool {
+		return !c.expires.After(now) || len(s.m) >= bound
+	})
 }
 
 // finish marks c finished and wakes anyone waiting for it. The call's
@@ -221,7 +250,11 @@ func (t *table) finish(c *call, now time.Time, dispatched, rerunnable bool) {
 	c.rerunnable = rerunnable
 	c.expires = now.Add(t.window)
 	if s.m[c.id] == c {
-		s.fifo = append(s.fifo, c)
+		if c.hostID {
+			s.host.items = append(s.host.items, c)
+		} else {
+			s.client.items = append(s.client.items, c)
+		}
 	}
 	if c.done != nil {
 		close(c.done)
