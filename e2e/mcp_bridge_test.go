@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -389,4 +390,91 @@ func chunkJSON(t *testing.T, c *altarv1.StreamChunk) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// childPID is the pid of a child of parent whose command line contains
+// want, 0 when there is none.
+func childPID(t *testing.T, parent int, want string) int {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ")".
+		i := strings.LastIndexByte(string(stat), ')')
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(d, "cmdline"))
+		if strings.Contains(string(cmdline), want) {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			return pid
+		}
+	}
+	return 0
+}
+
+// TestMCPBridgeRestartsEverything: server-everything killed from outside
+// fails the call in flight at once with RUNTIME_UNAVAILABLE and is started
+// again by the gateway, which serves its tools again.
+func TestMCPBridgeRestartsEverything(t *testing.T) {
+	needBinaries(t)
+	bin := everythingBin(t)
+	g, _ := startBridgeGateway(t, t.TempDir(), "mcp_servers:\n  - name: everything\n    transport: stdio\n    command: "+bin+"\n")
+	first := childPID(t, g.cmd.Process.Pid, "mcp-server-everything")
+	if first == 0 {
+		t.Fatal("no server-everything process under altar serve")
+	}
+
+	c := g.dial(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	stream, err := c.InvokeStream(ctx, &altarv1.InvokeStreamRequest{Request: &altarv1.InvokeRequest{
+		ToolName:   "everything.trigger-long-running-operation",
+		Parameters: map[string]*altarv1.Value{"duration": schema.Double(60), "steps": schema.Int(60)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := stream.Recv(); err != nil || msg.GetChunk().GetProgress() == nil {
+		t.Fatalf("first chunk: %v, %v", msg, err)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("the stream ended without an error chunk: %v", err)
+		}
+		if e := msg.GetChunk().GetError(); e != nil {
+			if e.GetCode() != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+				t.Fatalf("the call in flight failed with %v", e)
+			}
+			t.Logf("the call in flight failed %v after the kill", time.Since(killed))
+			break
+		}
+	}
+
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		r, got := g.invokeHTTP(t, "everything.echo", `{"message":"back"}`)
+		if r.status == http.StatusOK && strings.Contains(string(got.Payload), "Echo: back") {
+			t.Logf("served again %v after the kill", time.Since(killed))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server-everything was not restarted within %v: %s", readyTimeout, r)
+		}
+		time.Sleep(pollInterval)
+	}
+	if again := childPID(t, g.cmd.Process.Pid, "mcp-server-everything"); again == 0 || again == first {
+		t.Fatalf("the server's pid after the restart: %d (was %d)", again, first)
+	}
 }
