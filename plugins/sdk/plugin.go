@@ -33,6 +33,10 @@ const DefaultHost = "127.0.0.1:50051"
 // its stream after printing the handshake line.
 const pluginConnectTimeout = 30 * time.Second
 
+// pluginFlushTimeout bounds how long a plugin whose stream has ended waits
+// for what it sent to reach the Host before it stops serving.
+const pluginFlushTimeout = 5 * time.Second
+
 // ErrNotPlugin is returned by ServePlugin when the process was not
 // launched by a Host as a plugin (the magic cookie is not in its
 // environment).
@@ -123,7 +127,22 @@ func (r *Runtime) servePlugin(ctx context.Context, getenv func(string) string, s
 	}()
 	defer func() {
 		ps.closed.Store(true)
-		srv.Stop()
+		// GracefulStop flushes what was sent before the stream ended (the
+		// last chunks and results of a drain): Stop would cut the
+		// connection with them still queued, and the process exits next.
+		stopped := make(chan struct{})
+		go func() {
+			srv.GracefulStop()
+			close(stopped)
+		}()
+		t := time.NewTimer(pluginFlushTimeout)
+		select {
+		case <-stopped:
+		case <-t.C:
+			srv.Stop()
+			<-stopped
+		}
+		t.Stop()
 		<-served
 	}()
 
