@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/altar-gateway/altar/plugins/handshake"
@@ -114,7 +116,7 @@ func (r *Runtime) servePlugin(ctx context.Context, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("sdk: plugin listener: %w", err)
 	}
-	ps := &pluginServer{streams: make(chan *pluginStream)}
+	ps := &pluginServer{streams: make(chan *pluginStream), stopping: make(chan struct{})}
 	srv := grpc.NewServer()
 	altarv1.RegisterPluginServiceServer(srv, ps)
 	hs := health.NewServer()
@@ -126,7 +128,7 @@ func (r *Runtime) servePlugin(ctx context.Context, getenv func(string) string, s
 		_ = srv.Serve(lis)
 	}()
 	defer func() {
-		ps.closed.Store(true)
+		close(ps.stopping)
 		// GracefulStop flushes what was sent before the stream ended (the
 		// last chunks and results of a drain): Stop would cut the
 		// connection with them still queued, and the process exits next.
@@ -202,8 +204,8 @@ var errPluginStreamEnded = errors.New("the plugin stream ended")
 // connection is done with it.
 type pluginServer struct {
 	altarv1.UnimplementedPluginServiceServer
-	streams chan *pluginStream
-	closed  atomic.Bool
+	streams  chan *pluginStream
+	stopping chan struct{} // closed when ServePlugin takes no more streams
 }
 
 func (p *pluginServer) Connect(stream altarv1.PluginService_ConnectServer) error {
@@ -212,6 +214,8 @@ func (p *pluginServer) Connect(stream altarv1.PluginService_ConnectServer) error
 	case p.streams <- s:
 	case <-stream.Context().Done():
 		return stream.Context().Err()
+	case <-p.stopping:
+		return status.Error(codes.Unavailable, "the plugin serves one stream, and it has ended")
 	}
 	select {
 	case <-s.done:
