@@ -27,13 +27,13 @@ const maxProgressMessage = 1024
 
 // call is the handler of every tool in mcp-go's table.
 func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcpproto.CallToolResult, error) {
-	sess, sessCtx := f.session(ctx)
+	sess, b := f.session(ctx)
 	// The call ends with the request, the MCP session (SSE serves a call
 	// detached from its request) and the facade.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if sessCtx != nil {
-		defer context.AfterFunc(sessCtx, cancel)()
+	if b != nil {
+		defer context.AfterFunc(b.ctx, cancel)()
 	}
 	stopClosing := context.AfterFunc(closingContext{f.closing}, cancel)
 	defer stopClosing()
@@ -50,7 +50,7 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	ireq := &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params}
 	c := info.GetContract()
 	if c.GetSupportsStreaming() {
-		return f.stream(ctx, req, ireq, c), nil
+		return f.stream(ctx, b, req, ireq, c), nil
 	}
 	resp, err := f.api.Invoke(ctx, ireq)
 	if err != nil {
@@ -77,7 +77,7 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 // stream runs a streaming call: each chunk is reported as a progress
 // notification (when the client asked for them with a progress token), and
 // the result holds every chunk's payload in order.
-func (f *Facade) stream(ctx context.Context, req mcpproto.CallToolRequest, ireq *altarv1.InvokeRequest, c *altarv1.ToolContract) *mcpproto.CallToolResult {
+func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRequest, ireq *altarv1.InvokeRequest, c *altarv1.ToolContract) *mcpproto.CallToolResult {
 	var token mcpproto.ProgressToken
 	if req.Params.Meta != nil {
 		token = req.Params.Meta.ProgressToken
@@ -87,6 +87,7 @@ func (f *Facade) stream(ctx context.Context, req mcpproto.CallToolRequest, ireq 
 		n          int
 		failed     error
 		invocation string
+		sent       int
 	)
 	err := f.api.InvokeStream(ctx, ireq, func(ch *altarv1.StreamChunk) error {
 		invocation = ch.GetInvocationId()
@@ -112,10 +113,14 @@ func (f *Facade) stream(ctx context.Context, req mcpproto.CallToolRequest, ireq 
 		}
 		// The final chunk often carries nothing: no progress to report.
 		if token != nil && (payload != nil || ch.GetProgress() != nil) {
-			f.progress(ctx, token, ch, payload)
+			f.progress(ctx, b, token, ch, payload)
+			sent++
 		}
 		return nil
 	})
+	if sent > 0 {
+		f.flushNotifications(ctx, b)
+	}
 	switch {
 	case err != nil:
 		return toolError(err)
@@ -132,7 +137,7 @@ func (f *Facade) stream(ctx context.Context, req mcpproto.CallToolRequest, ireq 
 // client falls behind, the stream waits for room up to progressWait, then
 // drops the notification (progress is advisory; the result has every
 // chunk).
-func (f *Facade) progress(ctx context.Context, token mcpproto.ProgressToken, ch *altarv1.StreamChunk, payload []byte) {
+func (f *Facade) progress(ctx context.Context, b *binding, token mcpproto.ProgressToken, ch *altarv1.StreamChunk, payload []byte) {
 	params := map[string]any{"progressToken": token, "progress": float64(ch.GetChunkId())}
 	msg := string(payload)
 	if p := ch.GetProgress(); p != nil {
@@ -150,28 +155,103 @@ func (f *Facade) progress(ctx context.Context, token mcpproto.ProgressToken, ch 
 	if msg != "" {
 		params["message"] = msg
 	}
-	srv := mcpserver.ServerFromContext(ctx)
-	if srv == nil {
-		return
+	n := mcpproto.JSONRPCNotification{
+		JSONRPC:      mcpproto.JSONRPC_VERSION,
+		Notification: mcpproto.Notification{Method: string(mcpproto.MethodNotificationProgress), Params: mcpproto.NotificationParams{AdditionalFields: params}},
+	}
+	if !f.notify(ctx, b, n) {
+		f.o.log.Debug("mcp: dropped a progress notification the client did not take", "chunk_id", ch.GetChunkId())
+	}
+}
+
+// notify sends a notification to the request's client, waiting up to
+// progressWait for room. Over stdio and SSE it is queued with the
+// responses, so it reaches the client before the call's result; over
+// streamable HTTP it goes through mcp-go's session queue (see
+// flushNotifications).
+func (f *Facade) notify(ctx context.Context, b *binding, n mcpproto.JSONRPCNotification) bool {
+	var send func() error
+	switch {
+	case b != nil && b.out != nil:
+		line, err := json.Marshal(n)
+		if err != nil {
+			return false
+		}
+		_, err = b.out.Write(append(line, '\n'))
+		return err == nil
+	case b != nil && b.sse:
+		_, sse, ok := f.transports()
+		if !ok {
+			return false
+		}
+		s := mcpserver.ClientSessionFromContext(ctx)
+		send = func() error { return sse.SendEventToSession(s.SessionID(), n) }
+	default:
+		srv := mcpserver.ServerFromContext(ctx)
+		if srv == nil {
+			return false
+		}
+		send = func() error {
+			err := srv.SendNotificationToClient(ctx, n.Method, n.Params.AdditionalFields)
+			if err != nil && !errors.Is(err, mcpserver.ErrNotificationChannelBlocked) {
+				return nil // not initialized, or no session: nothing to wait for
+			}
+			return err
+		}
 	}
 	deadline := time.NewTimer(progressWait)
 	defer deadline.Stop()
 	retry := time.NewTicker(time.Millisecond)
 	defer retry.Stop()
 	for {
-		err := srv.SendNotificationToClient(ctx, string(mcpproto.MethodNotificationProgress), params)
-		if !errors.Is(err, mcpserver.ErrNotificationChannelBlocked) {
-			return
+		if send() == nil {
+			return true
 		}
 		select {
 		case <-retry.C:
 		case <-deadline.C:
-			f.o.log.Debug("mcp: dropped a progress notification the client did not take", "chunk_id", ch.GetChunkId())
-			return
+			return false
 		case <-ctx.Done():
-			return
+			return false
 		}
 	}
+}
+
+// flushNotifications holds a streamed call's result back until its
+// progress notifications are on their way, up to progressWait.
+//
+// Over streamable HTTP mcp-go writes a response from the request's
+// goroutine and notifications from another: it waits until the session's
+// notification queue is empty. Over every transport it then waits
+// settleTime more: clients (the TypeScript SDK among them) handle
+// notifications asynchronously but responses at once, so a notification
+// read together with the result is dropped as belonging to no request in
+// flight. Both are best effort; progress is advisory and the result holds
+// every chunk.
+func (f *Facade) flushNotifications(ctx context.Context, b *binding) {
+	deadline := time.NewTimer(progressWait)
+	defer deadline.Stop()
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-deadline.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil && (b == nil || !b.sse && b.out == nil) {
+		if ch := s.NotificationChannel(); ch != nil {
+			for len(ch) > 0 {
+				if !wait(time.Millisecond) {
+					return
+				}
+			}
+		}
+	}
+	wait(settleTime)
 }
 
 // arguments reads a call's arguments as the Host's Values, exactly (an

@@ -52,6 +52,9 @@ const (
 	// progressWait bounds how long a stream waits for room to queue one
 	// progress notification before it drops it.
 	progressWait = time.Second
+	// settleTime is how long a streamed call's result waits after its last
+	// progress notification (see flushNotifications).
+	settleTime = 5 * time.Millisecond
 )
 
 // Option configures New.
@@ -153,8 +156,10 @@ type Facade struct {
 	sse        *mcpserver.SSEServer
 
 	// live maps each registered MCP session id to its ALTAR session.
-	live  sync.Map // string → *binding
-	tools toolSet
+	live sync.Map // string → *binding
+	// sseIDs holds SSE session ids between minting and registration.
+	sseIDs sync.Map // string → bool
+	tools  toolSet
 
 	mu      sync.Mutex
 	closed  bool
@@ -170,6 +175,11 @@ type binding struct {
 	// from their request (SSE) are cancelled by it.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// sse marks a session of the HTTP+SSE transport; out is the stdio
+	// session's output. Either lets notifications be queued in order with
+	// responses (see Facade.notify).
+	sse bool
+	out *lockedWriter
 }
 
 // New builds a facade over api. It does no I/O.
@@ -228,6 +238,11 @@ func (f *Facade) transports() (*mcpserver.StreamableHTTPServer, *mcpserver.SSESe
 	if f.streamable == nil {
 		f.streamable = mcpserver.NewStreamableHTTPServer(f.srv,
 			mcpserver.WithSessionIdManagerResolver(f),
+			// No standalone GET stream (405, as the transport allows): the
+			// facade sends nothing unprompted, and mcp-go would hand a
+			// call's progress notifications to that stream as readily as
+			// to the call's own, out of order with its result.
+			mcpserver.WithDisableStreaming(true),
 			mcpserver.WithSessionIdleTTL(f.o.sessionIdleTTL),
 			mcpserver.WithStreamableHTTPLogger(f.o.log))
 		f.sse = mcpserver.NewSSEServer(f.srv,
@@ -256,27 +271,12 @@ func (f *Facade) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), openErrKey{}, new(openErr)))
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case f.o.basePath:
-		// mcp-go opens a listening stream for any GET, minting a session
-		// when none is named and joining any session named: only the
-		// caller's own live session may be listened to.
-		if r.Method == http.MethodGet && !isModern(r) {
-			if _, err := (requestSessions{f: f, ctx: r.Context()}).Validate(r.Header.Get(mcpserver.HeaderKeySessionID)); err != nil {
-				http.Error(w, "Invalid session ID", http.StatusNotFound)
-				return
-			}
-		}
 		streamable.ServeHTTP(w, r)
 	case f.o.basePath + "/sse", f.o.basePath + "/message":
 		sse.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-// isModern reports whether a request names protocol revision 2026-07-28 or
-// later, which has no sessions (mcp-go refuses its GETs itself).
-func isModern(r *http.Request) bool {
-	return mcpproto.IsModernProtocol(r.Header.Get(mcpproto.HeaderProtocolVersion))
 }
 
 // MCPServer is the underlying mcp-go server (for other transports, and

@@ -115,7 +115,11 @@ func (m requestSessions) Terminate(id string) (isNotAllowed bool, err error) {
 
 // sseSessionID opens the ALTAR session of an SSE stream.
 func (f *Facade) sseSessionID(ctx context.Context, _ *http.Request) (string, error) {
-	return f.openSession(ctx, "sse")
+	id, err := f.openSession(ctx, "sse")
+	if err == nil {
+		f.sseIDs.Store(id, true)
+	}
+	return id, err
 }
 
 // sessionRegistered records a session mcp-go starts tracking. HTTP
@@ -123,7 +127,11 @@ func (f *Facade) sseSessionID(ctx context.Context, _ *http.Request) (string, err
 func (f *Facade) sessionRegistered(rctx context.Context, s mcpserver.ClientSession) {
 	id := s.SessionID()
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, loaded := f.live.LoadOrStore(id, &binding{altarID: id, owner: principalID(rctx), ctx: ctx, cancel: cancel}); loaded {
+	b := &binding{altarID: id, owner: principalID(rctx), ctx: ctx, cancel: cancel}
+	if _, sse := f.sseIDs.LoadAndDelete(id); sse {
+		b.sse = true
+	}
+	if _, loaded := f.live.LoadOrStore(id, b); loaded {
 		cancel()
 	}
 }
@@ -151,15 +159,15 @@ func (f *Facade) endSession(ctx context.Context, mcpID string) {
 }
 
 // session returns the ALTAR session id a request runs in ("" for none)
-// and, for a live session, the context that ends with it.
-func (f *Facade) session(ctx context.Context) (string, context.Context) {
+// and, for a live session, its binding.
+func (f *Facade) session(ctx context.Context) (string, *binding) {
 	s := mcpserver.ClientSessionFromContext(ctx)
 	if s == nil || s.SessionID() == "" {
 		return "", nil
 	}
 	if v, ok := f.live.Load(s.SessionID()); ok {
 		b := v.(*binding)
-		return b.altarID, b.ctx
+		return b.altarID, b
 	}
 	return s.SessionID(), nil
 }

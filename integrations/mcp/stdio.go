@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"sync"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
 )
@@ -24,13 +25,14 @@ func (f *Facade) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 		return err
 	}
 	bctx, cancel := context.WithCancel(context.Background())
-	f.live.Store(stdioSessionID, &binding{altarID: altarID, owner: principalID(ctx), ctx: bctx, cancel: cancel})
+	lw := &lockedWriter{w: out}
+	f.live.Store(stdioSessionID, &binding{altarID: altarID, owner: principalID(ctx), ctx: bctx, cancel: cancel, out: lw})
 	// mcp-go unregisters the session as Listen returns, which ends it; this
 	// covers a Listen that fails before registering it.
 	defer f.endSession(ctx, stdioSessionID)
 	s := mcpserver.NewStdioServer(f.srv)
 	s.SetErrorLogger(log.New(slogWriter{f.o.log}, "", 0))
-	err = s.Listen(ctx, in, out)
+	err = s.Listen(ctx, in, lw)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -43,4 +45,17 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("mcp stdio", "message", string(p))
 	return len(p), nil
+}
+
+// lockedWriter serializes writes: mcp-go writes each message with one Write
+// call, and the facade writes progress notifications beside them.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
