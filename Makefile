@@ -10,7 +10,7 @@ FUZZTIME  ?= 20000x
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 6
 
-.PHONY: all build test lint proto proto-check fuzz bench run validate clean
+.PHONY: all build deps test lint proto proto-check fuzz bench run validate clean
 
 all: lint test
 
@@ -24,8 +24,12 @@ run:
 validate:
 	$(GO) run ./cmd/altar validate manifests/
 
-## test: the whole suite, with the race detector.
-test:
+## deps: the Debian and npm packages the tests need, installed when missing.
+deps:
+	scripts/deps
+
+## test: the whole suite, with the race detector (installs what it needs).
+test: deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	@# Allocation guarantees, without -race (under which sync.Pool drops items).
 	$(GO) test -count=1 -run 'DoesNotAllocate|TestDigest' ./gateway/...
