@@ -54,6 +54,7 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	}
 	resp, err := f.api.Invoke(ctx, ireq)
 	if err != nil {
+		f.endIfGone(ctx, err)
 		return toolError(err), nil
 	}
 	res := resp.GetResult()

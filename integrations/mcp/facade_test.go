@@ -320,7 +320,7 @@ func cancelled(g *gw, tool string) (n uint64) {
 func TestSessions(t *testing.T) {
 	g := startGateway(t, func(c *gateway.Config) {
 		c.Keys = testKeys()
-		c.Sessions.MaxSessions = 2
+		c.Sessions.MaxSessions = 3
 	})
 	c := connect(t, g.url, legacy, clientKey)
 	id := c.GetSessionId()
@@ -376,10 +376,34 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("sessions are bounded", func(t *testing.T) {
-		_ = connect(t, g.url, legacy, clientKey) // the second of two
+		second := connect(t, g.url, legacy, clientKey)
+		third := connect(t, g.url, legacy, clientKey)
 		_, err := tryConnect(t, g.url, legacy, clientKey)
 		if err == nil || !strings.Contains(err.Error(), "RESOURCE_EXHAUSTED") {
-			t.Fatalf("third session: err = %v, want RESOURCE_EXHAUSTED", err)
+			t.Fatalf("fourth session: err = %v, want RESOURCE_EXHAUSTED", err)
+		}
+		_ = second.Close()
+		_ = third.Close()
+		eventually(t, "the sessions to end", func() bool { return len(mustSessions(t, g)) == 1 })
+	})
+
+	t.Run("an ended ALTAR session ends the MCP session", func(t *testing.T) {
+		c3 := connect(t, g.url, legacy, clientKey)
+		if _, err := c3.ListTools(ctxT(t), mcpproto.ListToolsRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		// As if it had expired.
+		if _, err := g.DestroySession(ctxT(t), &altarv1.DestroySessionRequest{SessionId: c3.GetSessionId()}); err != nil {
+			t.Fatal(err)
+		}
+		// The first request finds the session gone (no tool is visible
+		// to it); from then on the MCP session is gone too: 404.
+		if _, err := c3.CallTool(ctxT(t), callReq("add", map[string]any{"a": 1, "b": 2})); err == nil {
+			t.Fatal("a call in an ended session succeeded")
+		}
+		_, err := c3.ListTools(ctxT(t), mcpproto.ListToolsRequest{})
+		if err == nil || !strings.Contains(err.Error(), "404") && !strings.Contains(strings.ToLower(err.Error()), "session") {
+			t.Fatalf("after the session ended: err = %v, want 404", err)
 		}
 	})
 

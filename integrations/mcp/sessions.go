@@ -87,10 +87,19 @@ func (m requestSessions) Generate() string {
 // caller's live session: unknown, expired, or another credential's.
 var errUnknownSession = errors.New("no such session")
 
-// Validate accepts the id of a live ALTAR session that the caller owns.
+// Validate accepts the id of a live ALTAR session that the caller owns. A
+// registered session is checked against its binding (a call that finds its
+// ALTAR session gone ends the binding, see Facade.call); any other is
+// looked up.
 func (m requestSessions) Validate(id string) (isTerminated bool, err error) {
 	if id == "" {
 		return false, errUnknownSession
+	}
+	if v, ok := m.f.live.Load(id); ok {
+		if v.(*binding).owner != principalID(m.ctx) {
+			return false, errUnknownSession
+		}
+		return false, nil
 	}
 	resp, err := m.f.api.GetSession(m.ctx, &altarv1.GetSessionRequest{SessionId: id})
 	if err != nil || !owns(m.ctx, resp.GetSession()) {

@@ -9,6 +9,7 @@ import (
 	mcpproto "github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/auth"
 	"github.com/altar-gateway/altar/gateway/schema/jsonschema"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -178,6 +179,7 @@ func (f *Facade) visible(ctx context.Context) []mcpproto.Tool {
 		resp, err := f.api.ListTools(ctx, req)
 		if err != nil {
 			f.o.log.Debug("mcp: listing tools", "session_id", sess, "error", err)
+			f.endIfGone(ctx, err)
 			return out
 		}
 		for _, info := range resp.GetTools() {
@@ -210,6 +212,7 @@ func (f *Facade) describe(ctx context.Context, name string) (mcpproto.Tool, *alt
 	sess, _ := f.session(ctx)
 	resp, err := f.api.GetContract(ctx, &altarv1.GetContractRequest{SessionId: sess, ToolName: name})
 	if err != nil {
+		f.endIfGone(ctx, err)
 		return mcpproto.Tool{}, nil, false
 	}
 	info := resp.GetTool()
@@ -263,5 +266,17 @@ func (f *Facade) register(tools ...mcpproto.Tool) {
 	f.tools.mu.Unlock()
 	if len(add) > 0 {
 		f.srv.AddTools(add...)
+	}
+}
+
+// endIfGone ends the request's MCP session when err says its ALTAR session
+// expired or was destroyed, so that the next request is answered 404 and
+// the client initializes again.
+func (f *Facade) endIfGone(ctx context.Context, err error) {
+	switch altarerr.CodeOf(err) {
+	case altarv1.ErrorCode_ERROR_CODE_SESSION_NOT_FOUND, altarv1.ErrorCode_ERROR_CODE_SESSION_EXPIRED:
+		if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+			f.endSession(ctx, s.SessionID())
+		}
 	}
 }
