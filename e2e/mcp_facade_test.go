@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,10 +97,14 @@ func runMCPClient(t *testing.T, env []string, args ...string) mcpRun {
 // checkRun checks what every transport must show: the calculator's tools
 // with schemas, a call with structured content, a tool error with its ALTAR
 // error, a stream reported as progress, and a cancelled call.
-func checkRun(t *testing.T, run mcpRun) {
+func checkRun(t *testing.T, run mcpRun, bridged ...string) {
 	t.Helper()
-	var names []string
+	var names, others []string
 	for _, tool := range run.Tools {
+		if strings.Contains(tool.Name, ".") { // a bridged server's tool
+			others = append(others, tool.Name)
+			continue
+		}
 		names = append(names, tool.Name)
 		if tool.InputType != "object" || !tool.HasOutputSchema || tool.ReadOnly == nil || !*tool.ReadOnly || tool.Meta["altar/version"] != "1.0.0" {
 			t.Errorf("tool %s described as %+v", tool.Name, tool)
@@ -107,6 +112,14 @@ func checkRun(t *testing.T, run mcpRun) {
 	}
 	if want := []string{"add", "count", "divide", "multiply", "subtract"}; !slices.Equal(names, want) {
 		t.Errorf("tools/list = %v, want %v", names, want)
+	}
+	for _, b := range bridged {
+		if !slices.Contains(others, b) {
+			t.Errorf("tools/list has no %s: %v", b, others)
+		}
+	}
+	if len(bridged) == 0 && len(others) > 0 {
+		t.Errorf("tools/list has bridged tools %v, none configured", others)
 	}
 	if run.Server.Name != "altar" {
 		t.Errorf("server name = %q", run.Server.Name)
@@ -215,4 +228,42 @@ func TestMCPFacadeStdio(t *testing.T) {
 	}
 	run := runMCPClient(t, nil, "stdio", altarBin, "mcp", "--stdio", "--config", cfg)
 	checkRun(t, run)
+}
+
+// TestMCPFacadeBridged: a tool of an MCP server bridged into ALTAR
+// (server-everything over stdio, bridges/mcp) is served again by the
+// facade, to the TypeScript SDK over streamable HTTP and over stdio.
+func TestMCPFacadeBridged(t *testing.T) {
+	needBinaries(t)
+	bin := everythingBin(t)
+	k := newKeys(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "altar.yaml")
+	yaml := "grpc:\n  addr: 127.0.0.1:0\nhttp:\n  addr: 127.0.0.1:0\nlog:\n  level: warn\nmanifests: [" + manifest + "]\n" +
+		"mcp_servers:\n  - name: everything\n    transport: stdio\n    command: " + bin + "\n" + k.yaml()
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "altar serve", altarBin, "serve", "--config", cfg)
+	g := &gateway{process: p, keys: k}
+	p.waitLine(t, `altar: MCP server "everything"`, readyTimeout)
+	g.grpcAddr = strings.Fields(p.waitLine(t, "altar: serving gRPC on ", readyTimeout))[4]
+	g.httpURL = strings.Fields(p.waitLine(t, "altar: serving HTTP on ", readyTimeout))[4]
+	g.waitReady(t)
+	env := []string{"ALTAR_KEY=" + k.client, "MCP_BRIDGED=everything.echo", `MCP_BRIDGED_ARGS={"message":"through two MCP hops"}`}
+	check := func(t *testing.T, run mcpRun) {
+		t.Helper()
+		checkRun(t, run, "everything.echo")
+		if run.Bridged == nil || run.Bridged.IsError || len(run.Bridged.Content) == 0 ||
+			!strings.Contains(string(run.Bridged.StructuredContent)+run.Bridged.Content[0].Text, "through two MCP hops") {
+			t.Errorf("everything.echo = %+v", run.Bridged)
+		}
+	}
+	t.Run("http", func(t *testing.T) {
+		check(t, runMCPClient(t, env, "http", g.httpURL+"/mcp"))
+	})
+	t.Run("stdio", func(t *testing.T) {
+		// altar mcp --stdio starts the same bridge from the same file.
+		check(t, runMCPClient(t, env[1:], "stdio", altarBin, "mcp", "--stdio", "--config", cfg))
+	})
 }

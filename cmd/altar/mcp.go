@@ -39,9 +39,10 @@ func newMCPCommand() *cobra.Command {
 A desktop MCP client launches "altar mcp --stdio" and talks MCP over the
 process's stdin and stdout. The command runs a gateway of its own from the
 same configuration as "altar serve" (--config, else $ALTAR_CONFIG, else
-./altar.yaml; ALTAR_* variables; the flags below), with the built-in
-calculator unless --no-example-runtime, and serves its tools until stdin
-closes or a signal arrives. Logs go to stderr; stdout carries MCP only.
+./altar.yaml; ALTAR_* variables; the flags below): the built-in calculator
+unless --no-example-runtime, the plugins: it launches and the mcp_servers:
+it bridges. It serves their tools until stdin closes or a signal arrives.
+Logs go to stderr; stdout carries MCP only.
 
 A running "altar serve" serves the same facade over HTTP at /mcp
 (streamable HTTP) and /mcp/sse (the older SSE transport).`,
@@ -93,16 +94,31 @@ func serveMCPStdio(cmd *cobra.Command, mf mcpFlags, env []string) error {
 		_ = h.Close(context.Background())
 		return err
 	}
+	// What serve prints goes to the log: stdout carries MCP only.
+	var said strings.Builder
+	closeBridges := func() {}
 	defer func() {
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), defaultShutdownTimeout)
 		defer cancelClose()
 		_ = h.Close(closeCtx)
+		// As serve does: bridges close after the Host, once calls in
+		// flight have finished.
+		closeBridges()
 	}()
 	if !mf.noExample {
-		var b strings.Builder
-		attachExample(&b, h)
-		if s := strings.TrimSpace(b.String()); s != "" {
-			log.Info(s)
+		attachExample(&said, h)
+	}
+	if len(file.Plugins) > 0 {
+		if err := startPlugins(ctx, &said, h, file, log); err != nil {
+			return printConfigError(stderr, err)
+		}
+	}
+	if len(file.MCPServers) > 0 {
+		closeBridges = startMCPBridges(ctx, &said, h, file, file.MCPLockPath(configFilePath(mf.configPath, env)), log)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(said.String()), "\n") {
+		if line != "" {
+			log.Info(line)
 		}
 	}
 	f := mcpfacade.New(h, mcpfacade.WithLogger(log), mcpfacade.WithServerInfo("altar", version))
