@@ -27,6 +27,7 @@ const maxProgressMessage = 1024
 
 // call is the handler of every tool in mcp-go's table.
 func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcpproto.CallToolResult, error) {
+	outer := ctx
 	sess, b := f.session(ctx)
 	// The call ends with the request, the MCP session (SSE serves a call
 	// detached from its request) and the facade.
@@ -39,7 +40,10 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	defer stopClosing()
 
 	name := req.Params.Name
-	_, info, ok := f.describe(ctx, name)
+	info, ok := f.described.take(outer)
+	if !ok {
+		_, info, ok = f.describe(ctx, name)
+	}
 	if !ok {
 		return toolError(altarerr.New(altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND, "no tool %q is available to this session", name)), nil
 	}

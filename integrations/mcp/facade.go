@@ -160,6 +160,8 @@ type Facade struct {
 	// sseIDs holds SSE session ids between minting and registration.
 	sseIDs sync.Map // string → bool
 	tools  toolSet
+	// described hands descriptions from the tool filter to the handler.
+	described describedMemo
 
 	mu      sync.Mutex
 	closed  bool

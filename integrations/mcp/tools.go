@@ -226,7 +226,10 @@ func (f *Facade) describe(ctx context.Context, name string) (mcpproto.Tool, *alt
 // the one tool called.
 func (f *Facade) filterTools(ctx context.Context, tools []mcpproto.Tool) []mcpproto.Tool {
 	if len(tools) == 1 {
-		if t, _, ok := f.describe(ctx, tools[0].Name); ok {
+		if t, info, ok := f.describe(ctx, tools[0].Name); ok {
+			// tools/call runs the handler next with this same context: it
+			// takes the description instead of asking the Host again.
+			f.described.put(ctx, info)
 			return []mcpproto.Tool{t}
 		}
 		return nil
@@ -279,4 +282,33 @@ func (f *Facade) endIfGone(ctx context.Context, err error) {
 			f.endSession(ctx, s.SessionID())
 		}
 	}
+}
+
+// maxDescribed bounds the descriptions waiting for their handler; a filter
+// whose handler never runs (mcp-go refusing the call after the filter)
+// leaves one behind, so the memo is emptied when full.
+const maxDescribed = 4096
+
+// describedMemo hands a tool's description from the tool filter to the
+// handler of the same tools/call, keyed by the request's context.
+type describedMemo struct {
+	mu sync.Mutex
+	m  map[context.Context]*altarv1.ToolInfo
+}
+
+func (d *describedMemo) put(ctx context.Context, info *altarv1.ToolInfo) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= maxDescribed {
+		d.m = map[context.Context]*altarv1.ToolInfo{}
+	}
+	d.m[ctx] = info
+}
+
+func (d *describedMemo) take(ctx context.Context) (*altarv1.ToolInfo, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	info, ok := d.m[ctx]
+	delete(d.m, ctx)
+	return info, ok
 }
