@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The MCP benchmark: in one run on loopback, 1 and 64 concurrent MCP
+# clients (mcp-go's client over streamable HTTP, each its own session)
+# calling an echo tool through
+#   (a) direct:  an mcp-go server (upstream/) in a process of its own;
+#   (b) facade:  the ALTAR facade of a Host (benchhost/) serving echo from an
+#                in-process runtime;
+#   (c) bridged: the same facade in front of (a) through the MCP bridge
+#                (up.echo), the proxy shape users deploy;
+# and, for (c), how many TCP connections (a) accepted while it was measured.
+# Each round runs every configuration at each concurrency once; the table
+# shows the medians over the rounds, and the ratios against (a).
+#
+#   e2e/perf/mcpbench/run.sh [DURATION [ROUNDS]]   (default 5s, 3 rounds)
+#
+# UPSTREAM_PROCS, HOST_PROCS and CLIENT_PROCS set each process's GOMAXPROCS
+# (default 2, the machine's cores). HOST_CPUPROFILE=file profiles the Host.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+duration=${1:-5s}
+rounds=${2:-3}
+bin=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"' EXIT
+
+go build -o "$bin/upstream" ./e2e/perf/mcpbench/upstream
+go build -o "$bin/benchhost" ./e2e/perf/mcpbench/benchhost
+go build -o "$bin/load" ./e2e/perf/mcpbench/load
+
+up_addr=127.0.0.1:28171
+stats_addr=127.0.0.1:28172
+host_addr=127.0.0.1:28181
+GOMAXPROCS=${UPSTREAM_PROCS:-2} "$bin/upstream" --addr "$up_addr" --stats-addr "$stats_addr" &
+sleep 0.3
+GOMAXPROCS=${HOST_PROCS:-2} "$bin/benchhost" --http-addr "$host_addr" --upstream "http://$up_addr/mcp" \
+  ${HOST_CPUPROFILE:+--cpuprofile "$HOST_CPUPROFILE"} &
+# Wait until the Host serves the bridged tool.
+for _ in $(seq 1 100); do
+  if "$bin/load" --url "http://$host_addr/mcp" --tool up.echo -c 1 -d 50ms --warmup 0 >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+
+declare -A url=([a]="http://$up_addr/mcp" [b]="http://$host_addr/mcp" [c]="http://$host_addr/mcp")
+declare -A tool=([a]=echo [b]=echo [c]=up.echo)
+results=$bin/results
+for r in $(seq 1 "$rounds"); do
+  for n in 1 64; do
+    for cfg in a b c; do
+      out=$(GOMAXPROCS=${CLIENT_PROCS:-2} "$bin/load" --url "${url[$cfg]}" --tool "${tool[$cfg]}" -c "$n" -d "$duration" --warmup 1s \
+        --stats-url "http://$stats_addr/stats")
+      echo "round $r, ($cfg), $n clients: $out" >&2
+      echo "$cfg $out" >>"$results"
+    done
+  done
+done
+
+/usr/bin/python3 - "$results" "${UPSTREAM_PROCS:-2}" "${HOST_PROCS:-2}" "${CLIENT_PROCS:-2}" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    cfg, js = line.split(" ", 1)
+    r = json.loads(js)
+    runs.setdefault((cfg, r["clients"]), []).append(r)
+def med(cfg, n, k): return statistics.median(r[k] for r in runs[(cfg, n)])
+names = {"a": "(a) mcp-go direct", "b": "(b) facade, in-process runtime", "c": "(c) facade -> bridge -> (a)"}
+rounds = len(runs[("a", 1)])
+print()
+print(f"GOMAXPROCS: upstream {sys.argv[2]}, host {sys.argv[3]}, client {sys.argv[4]}; medians of {rounds} rounds")
+print()
+print("| configuration | clients | calls/s | vs (a) | p50 (us) | p50 vs (a) | p99 (us) | upstream conns accepted |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for n in (1, 64):
+    for cfg in "abc":
+        t, p50, p99 = med(cfg, n, "calls_per_second"), med(cfg, n, "p50_us"), med(cfg, n, "p99_us")
+        ta, p50a = med("a", n, "calls_per_second"), med("a", n, "p50_us")
+        conns = [r["upstream_conns"] for r in runs[(cfg, n)]]
+        print(f"| {names[cfg]} | {n} | {t:,.0f} | {t/ta:.2f}x | {p50:,.0f} | {p50/p50a:.2f}x | {p99:,.0f} | {'/'.join(map(str, conns))} |")
+print()
+ok = lambda b: "met" if b else "MISSED"
+b64 = med("b", 64, "calls_per_second") / med("a", 64, "calls_per_second")
+c64 = med("c", 64, "calls_per_second") / med("a", 64, "calls_per_second")
+c1 = med("c", 1, "p50_us") / med("a", 1, "p50_us")
+print(f"target (b) >= 0.8x (a) calls/s at 64 clients: {b64:.2f}x {ok(b64 >= 0.8)}")
+print(f"target (c) >= 0.5x (a) calls/s at 64 clients: {c64:.2f}x {ok(c64 >= 0.5)}")
+print(f"target (c) <= 2x (a) p50 with 1 client:       {c1:.2f}x {ok(c1 <= 2)}")
+print(f"upstream connections accepted during each (c) run: 1 client {[r['upstream_conns'] for r in runs[('c', 1)]]}, 64 clients {[r['upstream_conns'] for r in runs[('c', 64)]]}")
+PY
