@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -356,14 +357,40 @@ type session struct {
 	cancel   context.CancelFunc
 	defs     []Definition
 	protocol string
+	// closeIdle closes the idle connections of an HTTP or SSE session's
+	// own pool when the session ends; a no-op for stdio.
+	closeIdle func()
 
 	mu       sync.Mutex
 	progress map[string]func(*altarv1.Progress)
 	next     uint64
 }
 
-// transport builds the mcp-go transport for the server.
-func (b *Bridge) transport() (transport.Interface, error) {
+// maxIdleConnsPerServer is how many idle connections a session keeps to an
+// HTTP or SSE server: at least as many as calls usually run at once, so
+// that every call reuses a connection. (mcp-go's default client uses Go's
+// default pool, which keeps 2: with 64 calls at once nearly every call
+// dialled a new TCP connection, and closed it.)
+const maxIdleConnsPerServer = 256
+
+// newHTTPClient is a session's own HTTP client: its connection pool lives
+// and dies with the session (closeIdle).
+func newHTTPClient() (*http.Client, func()) {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone() // proxy from the environment, dial and TLS timeouts
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	t.MaxIdleConns = maxIdleConnsPerServer
+	t.MaxIdleConnsPerHost = maxIdleConnsPerServer
+	return &http.Client{Transport: t}, t.CloseIdleConnections
+}
+
+// transport builds the mcp-go transport for the server, and the function
+// that closes its idle connections once the session has ended.
+func (b *Bridge) transport() (transport.Interface, func(), error) {
+	noop := func() {}
 	switch b.srv.Transport {
 	case TransportStdio:
 		env := slices.Clone(b.srv.Env)
@@ -377,7 +404,7 @@ func (b *Bridge) transport() (transport.Interface, error) {
 			return cmd, nil
 		}
 		return transport.NewStdioWithOptions(b.srv.Command, env, b.srv.Args,
-			transport.WithCommandFunc(cmdFunc), transport.WithCommandLogger(b.log)), nil
+			transport.WithCommandFunc(cmdFunc), transport.WithCommandLogger(b.log)), noop, nil
 	case TransportHTTP, TransportSSE:
 		headers := map[string]string{}
 		for k, v := range b.srv.Headers {
@@ -385,29 +412,31 @@ func (b *Bridge) transport() (transport.Interface, error) {
 		}
 		token, err := b.srv.bearerToken()
 		if err != nil {
-			return nil, err
+			return nil, noop, err
 		}
 		if token != "" {
 			headers["Authorization"] = "Bearer " + token
 		}
+		hc, closeIdle := newHTTPClient()
 		if b.srv.Transport == TransportSSE {
-			t, err := transport.NewSSE(b.srv.URL, transport.WithHeaders(headers))
+			t, err := transport.NewSSE(b.srv.URL, transport.WithHeaders(headers), transport.WithHTTPClient(hc))
 			if err != nil {
-				return nil, err
+				return nil, noop, err
 			}
-			return sse{t}, nil
+			return sse{t}, closeIdle, nil
 		}
 		// The listening GET stream carries tools/list_changed; it keeps the
 		// connection on protocol 2025-11-25, which servers speak today.
 		//lint:ignore SA1019 see above
 		listen := transport.WithContinuousListening()
-		t, err := transport.NewStreamableHTTP(b.srv.URL, transport.WithHTTPHeaders(headers), listen, transport.WithHTTPLogger(b.log))
+		t, err := transport.NewStreamableHTTP(b.srv.URL, transport.WithHTTPHeaders(headers), listen,
+			transport.WithHTTPLogger(b.log), transport.WithHTTPBasicClient(hc))
 		if err != nil {
-			return nil, err
+			return nil, noop, err
 		}
-		return streamableHTTP{t}, nil
+		return streamableHTTP{t}, closeIdle, nil
 	}
-	return nil, fmt.Errorf("transport %q", b.srv.Transport)
+	return nil, noop, fmt.Errorf("transport %q", b.srv.Transport)
 }
 
 // connect starts the server (stdio) or reaches it (HTTP), initializes,
@@ -433,17 +462,18 @@ func (b *Bridge) connect(ctx context.Context) error {
 // dial opens a session: the process (stdio) or the listening stream (HTTP)
 // lives as long as life; the handshake is bounded by ctx and the timeout.
 func (b *Bridge) dial(ctx, life context.Context) (*session, *mcp.InitializeResult, error) {
-	tr, err := b.transport()
+	tr, closeIdle, err := b.transport()
 	if err != nil {
 		return nil, nil, err
 	}
 	sctx, scancel := context.WithCancel(life)
-	sess := &session{ctx: sctx, cancel: scancel, progress: map[string]func(*altarv1.Progress){}}
+	sess := &session{ctx: sctx, cancel: scancel, closeIdle: closeIdle, progress: map[string]func(*altarv1.Progress){}}
 	c := client.NewClient(tr)
 	sess.client = c
 	fail := func(what string, err error) (*session, *mcp.InitializeResult, error) {
 		scancel()
 		_ = c.Close()
+		closeIdle()
 		return nil, nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, err, "MCP server %q: %s", b.srv.Name, what)
 	}
 	if err := c.Start(sctx); err != nil {
@@ -484,6 +514,7 @@ func Inspect(ctx context.Context, srv Server, opts ...Option) ([]Definition, err
 	defer func() {
 		sess.cancel()
 		_ = sess.client.Close()
+		sess.closeIdle()
 	}()
 	return sess.defs, nil
 }
@@ -609,6 +640,7 @@ func (b *Bridge) down(sess *session, reason string) {
 		c.end()
 	}
 	_ = sess.client.Close()
+	sess.closeIdle()
 	b.log.Warn("MCP server disconnected; its tools are unavailable until it is back", "reason", reason)
 }
 
