@@ -274,7 +274,14 @@ func (f *Facade) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case f.o.basePath:
 		streamable.ServeHTTP(w, r)
-	case f.o.basePath + "/sse", f.o.basePath + "/message":
+	case f.o.basePath + "/message":
+		// Only the credential that opened an SSE session may post to it.
+		if v, ok := f.live.Load(r.URL.Query().Get("sessionId")); ok && v.(*binding).owner != principalID(r.Context()) {
+			http.Error(w, "Invalid session ID", http.StatusNotFound)
+			return
+		}
+		sse.ServeHTTP(w, r)
+	case f.o.basePath + "/sse":
 		sse.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)

@@ -523,6 +523,44 @@ func TestSSETransport(t *testing.T) {
 	eventually(t, "the SSE session to end", func() bool { return sessions() == 0 })
 }
 
+// TestSSEOwnership: only the key that opened an SSE session may post to it.
+func TestSSEOwnership(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.Keys = testKeys() })
+	c, err := client.NewSSEMCPClient(g.url+"/mcp/sse", transport.WithHTTPClient(&http.Client{Transport: keyTransport(clientKey)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Initialize(ctxT(t), initRequest(legacy)); err != nil {
+		t.Fatal(err)
+	}
+	sessions := mustSessions(t, g)
+	if len(sessions) != 1 {
+		t.Fatalf("%d sessions", len(sessions))
+	}
+	id := sessions[0].GetSessionId()
+	for _, tt := range []struct {
+		key    string
+		status int
+	}{{otherKey, http.StatusNotFound}, {clientKey, http.StatusAccepted}} {
+		req, _ := http.NewRequestWithContext(ctxT(t), http.MethodPost, g.url+"/mcp/message?sessionId="+id,
+			strings.NewReader(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tt.key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("key %s: status %d, want %d", tt.key, resp.StatusCode, tt.status)
+		}
+	}
+}
+
 // TestPagination: tools/list pages through the tools with a cursor.
 func TestPagination(t *testing.T) {
 	g := startGateway(t, nil)
