@@ -76,7 +76,7 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	if c.GetReturnType() != nil && c.GetReturnType().GetType() != altarv1.AltarType_ALTAR_TYPE_OBJECT {
 		structured = wrap(`{"result":`, text, `}`)
 	}
-	return result(text, structured, c, res.GetInvocationId(), res.GetRuntimeId()), nil
+	return result(text, structured, c, res.GetInvocationId()), nil
 }
 
 // stream runs a streaming call: each chunk is reported as a progress
@@ -133,7 +133,7 @@ func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRe
 		return toolError(failed)
 	}
 	buf = append(buf, ']')
-	return result(buf, wrap(`{"chunks":`, buf, `}`), c, invocation, "")
+	return result(buf, wrap(`{"chunks":`, buf, `}`), c, invocation)
 }
 
 // progress sends one chunk as a progress notification: progress is the
@@ -295,17 +295,14 @@ func parseArguments(raw []byte, maxBytes int) (map[string]*altarv1.Value, error)
 }
 
 // result is a successful call's result: the payload as JSON text (for
-// clients that read content) and as structuredContent.
-func result(text, structured []byte, c *altarv1.ToolContract, invocationID, runtimeID string) *mcpproto.CallToolResult {
+// clients that read content) and as structuredContent, and the invocation
+// id under _meta (the key to the Host's audit records and GetInvocation).
+func result(text, structured []byte, c *altarv1.ToolContract, invocationID string) *mcpproto.CallToolResult {
 	r := &mcpproto.CallToolResult{Content: []mcpproto.Content{mcpproto.NewTextContent(string(text))}}
 	if c.GetReturnType() != nil {
 		r.RawStructuredContent = structured
 	}
-	meta := map[string]any{"altar/invocation_id": invocationID}
-	if runtimeID != "" {
-		meta["altar/runtime_id"] = runtimeID
-	}
-	r.Meta = &mcpproto.Meta{AdditionalFields: meta}
+	r.Meta = &mcpproto.Meta{AdditionalFields: map[string]any{"altar/invocation_id": invocationID}}
 	return r
 }
 

@@ -208,9 +208,17 @@ func (f *Facade) usable(ctx context.Context, info *altarv1.ToolInfo) (mcpproto.T
 }
 
 // describe looks one tool up as the request's session sees it.
+//
+// What every session sees (no session) is asked first: it is all most
+// sessions see, and asking as a session refreshes (and copies) the session,
+// which the call does anyway. Only a tool that view lacks is asked for as
+// the session (a tool a runtime registered for it).
 func (f *Facade) describe(ctx context.Context, name string) (mcpproto.Tool, *altarv1.ToolInfo, bool) {
 	sess, _ := f.session(ctx)
-	resp, err := f.api.GetContract(ctx, &altarv1.GetContractRequest{SessionId: sess, ToolName: name})
+	resp, err := f.api.GetContract(ctx, &altarv1.GetContractRequest{ToolName: name})
+	if sess != "" && (err != nil || !resp.GetTool().GetAvailable()) {
+		resp, err = f.api.GetContract(ctx, &altarv1.GetContractRequest{SessionId: sess, ToolName: name})
+	}
 	if err != nil {
 		f.endIfGone(ctx, err)
 		return mcpproto.Tool{}, nil, false
