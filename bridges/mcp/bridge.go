@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -116,6 +117,13 @@ type Bridge struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	// Call workers (see spawn): work hands a call to an idle one,
+	// workStop (closed by Close) ends them, workerWG waits for them.
+	work     chan func()
+	workStop chan struct{}
+	workers  atomic.Int32
+	workerWG sync.WaitGroup
 }
 
 // State is what a bridge serves now.
@@ -159,6 +167,7 @@ func New(srv Server, host Host, lockPath string, opts ...Option) (*Bridge, error
 		log: slog.New(slog.DiscardHandler), audit: audit.Discard, lim: DefaultLimits(),
 		poll: 2 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second,
 		now: time.Now, relist: make(chan struct{}, 1), check: make(chan struct{}, 1),
+		work: make(chan func()), workStop: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o.apply(b)
@@ -219,6 +228,9 @@ func (b *Bridge) Close() {
 		if sess != nil {
 			b.down(sess, "the bridge is closing")
 		}
+		// Calls in flight ended with the session; idle workers end now.
+		close(b.workStop)
+		b.workerWG.Wait()
 	})
 }
 

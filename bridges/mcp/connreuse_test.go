@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,10 +60,11 @@ func startCountingHTTPServer(t *testing.T) (url string, accepted *atomic.Int64) 
 	return "http://" + lis.Addr().String() + "/mcp", accepted
 }
 
-// TestHTTPConnectionsReused: calls at once over streamable HTTP share a
-// pool of connections to the server that outlives each call, so the server
-// accepts about one connection per concurrent call (plus the listening
-// stream), not one per call; closing the bridge closes them.
+// TestHTTPConnectionsReused: calls at once over streamable HTTP, unary and
+// streamed, share a pool of connections to the server that outlives each
+// call, so the server accepts about one connection per concurrent call
+// (plus the listening stream), not one per call; closing the bridge closes
+// them and its call workers (goleak checks).
 func TestHTTPConnectionsReused(t *testing.T) {
 	const (
 		concurrent = 32
@@ -79,12 +81,26 @@ func TestHTTPConnectionsReused(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, concurrent)
-	for range concurrent {
+	for i := range concurrent {
 		wg.Go(func() {
 			for range perCaller {
-				res, err := e.call(ctx, "web.echo", map[string]any{"message": "again"})
-				if err == nil && res.GetStatus() != altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS {
-					err = &callError{res}
+				var err error
+				if i%2 == 0 { // unary
+					var res *altarv1.ToolResult
+					res, err = e.call(ctx, "web.echo", map[string]any{"message": "again"})
+					if err == nil && res.GetStatus() != altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS {
+						err = fmt.Errorf("tool result %v", res)
+					}
+				} else { // streamed: the call runs on the bridge's call workers
+					var final *altarv1.StreamChunk
+					err = e.host.Engine().InvokeStream(ctx, &altarv1.InvokeRequest{ToolName: "web.echo",
+						Parameters: args(t, map[string]any{"message": "again"})}, func(c *altarv1.StreamChunk) error {
+						final = c
+						return nil
+					})
+					if err == nil && (!final.GetIsFinal() || final.GetError() != nil) {
+						err = fmt.Errorf("final chunk %v", final)
+					}
 				}
 				if err != nil {
 					errs <- err
@@ -104,7 +120,3 @@ func TestHTTPConnectionsReused(t *testing.T) {
 			got, calls, concurrent, concurrent+slack)
 	}
 }
-
-type callError struct{ res *altarv1.ToolResult }
-
-func (e *callError) Error() string { return "tool result " + e.res.String() }
