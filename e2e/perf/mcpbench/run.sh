@@ -20,7 +20,10 @@ cd "$(dirname "$0")/../../.."
 duration=${1:-5s}
 rounds=${2:-3}
 bin=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"' EXIT
+host_pid=
+# The Host first, so that its bridge says goodbye to a live upstream.
+trap 'if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null; wait "$host_pid" 2>/dev/null; fi
+      kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$bin"' EXIT
 
 go build -o "$bin/upstream" ./e2e/perf/mcpbench/upstream
 go build -o "$bin/benchhost" ./e2e/perf/mcpbench/benchhost
@@ -30,9 +33,11 @@ up_addr=127.0.0.1:28171
 stats_addr=127.0.0.1:28172
 host_addr=127.0.0.1:28181
 GOMAXPROCS=${UPSTREAM_PROCS:-2} "$bin/upstream" --addr "$up_addr" --stats-addr "$stats_addr" &
+up_pid=$!
 sleep 0.3
 GOMAXPROCS=${HOST_PROCS:-2} "$bin/benchhost" --http-addr "$host_addr" --upstream "http://$up_addr/mcp" \
   ${HOST_CPUPROFILE:+--cpuprofile "$HOST_CPUPROFILE"} &
+host_pid=$!
 # Wait until the Host serves the bridged tool.
 for _ in $(seq 1 100); do
   if "$bin/load" --url "http://$host_addr/mcp" --tool up.echo -c 1 -d 50ms --warmup 0 >/dev/null 2>&1; then break; fi
@@ -46,7 +51,7 @@ for r in $(seq 1 "$rounds"); do
   for n in 1 64; do
     for cfg in a b c; do
       out=$(GOMAXPROCS=${CLIENT_PROCS:-2} "$bin/load" --url "${url[$cfg]}" --tool "${tool[$cfg]}" -c "$n" -d "$duration" --warmup 1s \
-        --stats-url "http://$stats_addr/stats")
+        --stats-url "http://$stats_addr/stats" --cpu-pids "upstream=$up_pid,host=$host_pid")
       echo "round $r, ($cfg), $n clients: $out" >&2
       echo "$cfg $out" >>"$results"
     done
@@ -66,14 +71,16 @@ rounds = len(runs[("a", 1)])
 print()
 print(f"GOMAXPROCS: upstream {sys.argv[2]}, host {sys.argv[3]}, client {sys.argv[4]}; medians of {rounds} rounds")
 print()
-print("| configuration | clients | calls/s | vs (a) | p50 (us) | p50 vs (a) | p99 (us) | upstream conns accepted |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| configuration | clients | calls/s | vs (a) | p50 (us) | p50 vs (a) | p99 (us) | CPU us/call: client, Host, upstream | upstream conns accepted |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in (1, 64):
     for cfg in "abc":
         t, p50, p99 = med(cfg, n, "calls_per_second"), med(cfg, n, "p50_us"), med(cfg, n, "p99_us")
         ta, p50a = med("a", n, "calls_per_second"), med("a", n, "p50_us")
         conns = [r["upstream_conns"] for r in runs[(cfg, n)]]
-        print(f"| {names[cfg]} | {n} | {t:,.0f} | {t/ta:.2f}x | {p50:,.0f} | {p50/p50a:.2f}x | {p99:,.0f} | {'/'.join(map(str, conns))} |")
+        cpu = lambda p: statistics.median(r["cpu_us_per_call"][p] for r in runs[(cfg, n)])
+        cpus = f"{cpu('load'):.0f}, {cpu('host'):.0f}, {cpu('upstream'):.0f}"
+        print(f"| {names[cfg]} | {n} | {t:,.0f} | {t/ta:.2f}x | {p50:,.0f} | {p50/p50a:.2f}x | {p99:,.0f} | {cpus} | {'/'.join(map(str, conns))} |")
 print()
 ok = lambda b: "met" if b else "MISSED"
 b64 = med("b", 64, "calls_per_second") / med("a", 64, "calls_per_second")

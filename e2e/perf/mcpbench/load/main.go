@@ -11,8 +11,10 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -40,7 +42,11 @@ type report struct {
 	// UpstreamConns is how many connections the upstream accepted during
 	// the measured part; -1 without -stats-url.
 	UpstreamConns int64 `json:"upstream_conns"`
-	GOMAXPROCS    int   `json:"gomaxprocs"`
+	// CPUusPerCall is the CPU time (user and system) each process spent
+	// per call during the measured part: "load" (this process) and every
+	// process named in -cpu-pids.
+	CPUusPerCall map[string]float64 `json:"cpu_us_per_call"`
+	GOMAXPROCS   int                `json:"gomaxprocs"`
 }
 
 func main() {
@@ -58,12 +64,17 @@ func run() error {
 	warmup := flag.Duration("warmup", time.Second, "unmeasured time before it")
 	callTimeout := flag.Duration("call-timeout", 30*time.Second, "deadline of one call")
 	statsURL := flag.String("stats-url", "", "the upstream's GET /stats, to count the connections it accepts")
+	pidsFlag := flag.String("cpu-pids", "", "name=pid,... : processes whose CPU time per call to report (Linux /proc)")
 	flag.Parse()
 	if *url == "" || *n < 1 || *duration <= 0 {
 		return errors.New("-url, a positive -c and a positive -d are required")
 	}
+	pids, err := parsePids(*pidsFlag)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
-	rep, err := measure(ctx, *url, *tool, *n, *warmup, *duration, *callTimeout, *statsURL)
+	rep, err := measure(ctx, *url, *tool, *n, *warmup, *duration, *callTimeout, *statsURL, pids)
 	if err != nil {
 		return err
 	}
@@ -71,7 +82,7 @@ func run() error {
 }
 
 // measure connects n clients, then calls for warmup and duration.
-func measure(ctx context.Context, url, tool string, n int, warmup, duration, callTimeout time.Duration, statsURL string) (report, error) {
+func measure(ctx context.Context, url, tool string, n int, warmup, duration, callTimeout time.Duration, statsURL string, pids map[string]int) (report, error) {
 	// One pool for all clients, big enough that none of them ever opens a
 	// connection per call.
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * n, MaxIdleConnsPerHost: 2 * n, IdleConnTimeout: time.Minute}}
@@ -160,12 +171,22 @@ func measure(ctx context.Context, url, tool string, n int, warmup, duration, cal
 		wg.Wait()
 		return report{}, err
 	}
+	cpu0, err := cpuTimes(pids)
+	if err != nil {
+		stop.Store(true)
+		wg.Wait()
+		return report{}, err
+	}
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	cpu1, cpuErr := cpuTimes(pids)
 	after, err := upstreamAccepted(ctx, statsURL)
+	if err == nil {
+		err = cpuErr
+	}
 	stop.Store(true)
 	wg.Wait()
 	switch {
@@ -182,11 +203,15 @@ func measure(ctx context.Context, url, tool string, n int, warmup, duration, cal
 		conns = after - before
 	}
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	perCall := map[string]float64{}
+	for name, t := range cpu1 {
+		perCall[name] = us(t-cpu0[name]) / float64(len(lat))
+	}
 	return report{
 		URL: url, Tool: tool, Clients: n, Calls: len(lat), Seconds: elapsed.Seconds(),
 		CallsPerSecond: float64(len(lat)) / elapsed.Seconds(),
 		P50us:          us(lat[len(lat)/2]), P99us: us(lat[len(lat)*99/100]),
-		UpstreamConns: conns, GOMAXPROCS: goruntime.GOMAXPROCS(0),
+		UpstreamConns: conns, CPUusPerCall: perCall, GOMAXPROCS: goruntime.GOMAXPROCS(0),
 	}, nil
 }
 
@@ -223,4 +248,54 @@ func firstText(r *mcp.CallToolResult) string {
 		}
 	}
 	return "(no text)"
+}
+
+// parsePids reads -cpu-pids.
+func parsePids(s string) (map[string]int, error) {
+	pids := map[string]int{}
+	if s == "" {
+		return pids, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		name, v, ok := strings.Cut(kv, "=")
+		pid, err := strconv.Atoi(v)
+		if !ok || name == "" || name == "load" || err != nil || pid <= 0 {
+			return nil, fmt.Errorf("-cpu-pids: %q is not name=pid (name not \"load\")", kv)
+		}
+		pids[name] = pid
+	}
+	return pids, nil
+}
+
+// clockTick is the unit of /proc/PID/stat's times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTimes is the CPU time (user + system) spent so far by this process
+// ("load", from getrusage) and by each named process (from /proc).
+func cpuTimes(pids map[string]int) (map[string]time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return nil, err
+	}
+	t := map[string]time.Duration{"load": time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	for name, pid := range pids {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return nil, fmt.Errorf("-cpu-pids %s: %w", name, err)
+		}
+		// Fields after the command name (which may hold spaces): state is
+		// field 3, utime 14, stime 15.
+		_, rest, ok := strings.Cut(string(data), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			return nil, fmt.Errorf("-cpu-pids %s: unexpected /proc/%d/stat", name, pid)
+		}
+		ut, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("-cpu-pids %s: unexpected /proc/%d/stat", name, pid)
+		}
+		t[name] = time.Duration(ut+st) * clockTick
+	}
+	return t, nil
 }
