@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -199,22 +200,30 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "round %d: %s, %d clients: %.0f calls/s, p50 %s\n", r+1, targets[k.cfg].name, k.n, res.throughput, ms(res.p50))
 		}
 	}
-	fmt.Println("| configuration | clients | calls/s | vs (a) | p50 | p50 vs (a) | p99 | upstream connections opened |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| configuration | clients | calls/s | vs (a), paired | p50 | p50 vs (a), paired | p99 | CPU per call | CPU vs (a) | upstream connections opened |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, k := range order {
 		m := median(results[k])
 		base, haveBase := results[key{"a", k.n}]
-		ratio, p50ratio := "-", "-"
+		ratio, p50ratio, cpuRatio := "-", "-", "-"
 		if haveBase && k.cfg != "a" {
-			b := median(base)
-			ratio = fmt.Sprintf("%.2fx", m.throughput/b.throughput)
-			p50ratio = fmt.Sprintf("%.2fx", float64(m.p50)/float64(b.p50))
+			// Each round's ratio to (a) of the same round, then the median:
+			// the machine's load changes between rounds more than within.
+			var tr, lr []float64
+			for i, r := range results[k] {
+				tr = append(tr, r.throughput/base[i].throughput)
+				lr = append(lr, float64(r.p50)/float64(base[i].p50))
+			}
+			ratio = fmt.Sprintf("%.2fx", medianOf(tr))
+			p50ratio = fmt.Sprintf("%.2fx", medianOf(lr))
+			cpuRatio = fmt.Sprintf("%.2fx", float64(m.cpuPerCall)/float64(median(base).cpuPerCall))
 		}
 		conns := "-"
 		if targets[k.cfg].accepted != nil {
 			conns = strconv.FormatInt(m.upstreamConns, 10)
 		}
-		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s | %s |\n", targets[k.cfg].name, k.n, m.throughput, ratio, ms(m.p50), p50ratio, ms(m.p99), conns)
+		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s | %d µs | %s | %s |\n", targets[k.cfg].name, k.n, m.throughput, ratio, ms(m.p50), p50ratio, ms(m.p99),
+			m.cpuPerCall.Microseconds(), cpuRatio, conns)
 	}
 	return nil
 }
@@ -313,6 +322,19 @@ type result struct {
 	throughput    float64
 	p50, p99      time.Duration
 	upstreamConns int64
+	// cpuPerCall is this process's CPU time (servers and clients alike)
+	// per call in the measured window: steadier than throughput on a
+	// machine others load.
+	cpuPerCall time.Duration
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measure runs n clients, each with its own session, calling the target's
@@ -390,10 +412,10 @@ func measure(ctx context.Context, tg target, n int, warmup, duration time.Durati
 		before = tg.accepted.Load()
 	}
 	measuring.Store(true)
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	time.Sleep(duration)
 	measuring.Store(false)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpuStart
 	var after int64
 	if tg.accepted != nil {
 		after = tg.accepted.Load()
@@ -412,7 +434,14 @@ func measure(ctx context.Context, tg target, n int, warmup, duration time.Durati
 		p50:           lat[len(lat)/2],
 		p99:           lat[len(lat)*99/100],
 		upstreamConns: after - before,
+		cpuPerCall:    cpu / time.Duration(len(lat)),
 	}, nil
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // median is the median of each measure separately.
@@ -430,6 +459,7 @@ func median(rs []result) result {
 		p50:           time.Duration(pick(func(r result) float64 { return float64(r.p50) })),
 		p99:           time.Duration(pick(func(r result) float64 { return float64(r.p99) })),
 		upstreamConns: int64(pick(func(r result) float64 { return float64(r.upstreamConns) })),
+		cpuPerCall:    time.Duration(pick(func(r result) float64 { return float64(r.cpuPerCall) })),
 	}
 }
 
