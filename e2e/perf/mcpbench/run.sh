@@ -9,7 +9,10 @@
 #                (up.echo), the proxy shape users deploy;
 # and, for (c), how many TCP connections (a) accepted while it was measured.
 # Each round runs every configuration at each concurrency once; the table
-# shows the medians over the rounds, and the ratios against (a).
+# shows the medians over the rounds, and for the ratios against (a) the
+# median of each round's own ratio (a noisy neighbour then hits both sides
+# of a ratio alike). CPU us/call is each process's CPU time (user+system)
+# per call while measured.
 #
 #   e2e/perf/mcpbench/run.sh [DURATION [ROUNDS]]   (default 5s, 3 rounds)
 #
@@ -66,6 +69,8 @@ for line in open(sys.argv[1]):
     r = json.loads(js)
     runs.setdefault((cfg, r["clients"]), []).append(r)
 def med(cfg, n, k): return statistics.median(r[k] for r in runs[(cfg, n)])
+def ratio(cfg, n, k): # the median of the rounds' own ratios against (a)
+    return statistics.median(r[k] / a[k] for r, a in zip(runs[(cfg, n)], runs[("a", n)]))
 names = {"a": "(a) mcp-go direct", "b": "(b) facade, in-process runtime", "c": "(c) facade -> bridge -> (a)"}
 rounds = len(runs[("a", 1)])
 print()
@@ -76,18 +81,22 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in (1, 64):
     for cfg in "abc":
         t, p50, p99 = med(cfg, n, "calls_per_second"), med(cfg, n, "p50_us"), med(cfg, n, "p99_us")
-        ta, p50a = med("a", n, "calls_per_second"), med("a", n, "p50_us")
+        tr, p50r = ratio(cfg, n, "calls_per_second"), ratio(cfg, n, "p50_us")
         conns = [r["upstream_conns"] for r in runs[(cfg, n)]]
         cpu = lambda p: statistics.median(r["cpu_us_per_call"][p] for r in runs[(cfg, n)])
         cpus = f"{cpu('load'):.0f}, {cpu('host'):.0f}, {cpu('upstream'):.0f}"
-        print(f"| {names[cfg]} | {n} | {t:,.0f} | {t/ta:.2f}x | {p50:,.0f} | {p50/p50a:.2f}x | {p99:,.0f} | {cpus} | {'/'.join(map(str, conns))} |")
+        print(f"| {names[cfg]} | {n} | {t:,.0f} | {tr:.2f}x | {p50:,.0f} | {p50r:.2f}x | {p99:,.0f} | {cpus} | {'/'.join(map(str, conns))} |")
 print()
 ok = lambda b: "met" if b else "MISSED"
-b64 = med("b", 64, "calls_per_second") / med("a", 64, "calls_per_second")
-c64 = med("c", 64, "calls_per_second") / med("a", 64, "calls_per_second")
-c1 = med("c", 1, "p50_us") / med("a", 1, "p50_us")
+b64, c64, c1 = ratio("b", 64, "calls_per_second"), ratio("c", 64, "calls_per_second"), ratio("c", 1, "p50_us")
 print(f"target (b) >= 0.8x (a) calls/s at 64 clients: {b64:.2f}x {ok(b64 >= 0.8)}")
 print(f"target (c) >= 0.5x (a) calls/s at 64 clients: {c64:.2f}x {ok(c64 >= 0.5)}")
 print(f"target (c) <= 2x (a) p50 with 1 client:       {c1:.2f}x {ok(c1 <= 2)}")
+# What the CPU alone allows, all processes sharing the machine's cores:
+# throughput is inversely proportional to the CPU time a call costs in all
+# processes together.
+for cfg in "bc":
+    tot = lambda c: sum(statistics.median(r["cpu_us_per_call"][p] for r in runs[(c, 64)]) for p in ("load", "host", "upstream"))
+    print(f"CPU per call at 64 clients, all processes: ({cfg}) {tot(cfg):.0f} us against (a) {tot('a'):.0f} us: a CPU-bound ratio of {tot('a')/tot(cfg):.2f}x")
 print(f"upstream connections accepted during each (c) run: 1 client {[r['upstream_conns'] for r in runs[('c', 1)]]}, 64 clients {[r['upstream_conns'] for r in runs[('c', 64)]]}")
 PY
