@@ -210,10 +210,19 @@ func (h *Handler) lookup(call *altarv1.ToolCall) (*tool, *altarv1.Error) {
 // callContext adds the call's deadline and the call itself to ctx.
 func callContext(ctx context.Context, call *altarv1.ToolCall) (context.Context, context.CancelFunc) {
 	ctx = context.WithValue(ctx, callKey{}, call)
-	if d := call.GetDeadline(); d != nil {
-		return context.WithDeadline(ctx, d.AsTime())
+	d := call.GetDeadline()
+	if d == nil {
+		return context.WithCancel(ctx)
 	}
-	return context.WithCancel(ctx)
+	dl := d.AsTime()
+	if cur, ok := ctx.Deadline(); ok && !cur.After(dl) {
+		// The caller's context already ends by the call's deadline (a
+		// Host running the handler in process): a context of our own
+		// would only add a level that every cancellation walks through.
+		// Whoever called us cancels ctx when the call ends.
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl)
 }
 
 // run executes the tool, turning a panic into a TOOL_FAILED error. The stack
