@@ -17,7 +17,8 @@
 #   e2e/perf/mcpbench/run.sh [DURATION [ROUNDS]]   (default 5s, 3 rounds)
 #
 # UPSTREAM_PROCS, HOST_PROCS and CLIENT_PROCS set each process's GOMAXPROCS
-# (default 2, the machine's cores). HOST_CPUPROFILE=file profiles the Host.
+# (default 2, the machine's cores); WARMUP the unmeasured time before each
+# measurement (default 1s). HOST_CPUPROFILE=file profiles the Host.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 duration=${1:-5s}
@@ -53,7 +54,7 @@ results=$bin/results
 for r in $(seq 1 "$rounds"); do
   for n in 1 64; do
     for cfg in a b c; do
-      out=$(GOMAXPROCS=${CLIENT_PROCS:-2} "$bin/load" --url "${url[$cfg]}" --tool "${tool[$cfg]}" -c "$n" -d "$duration" --warmup 1s \
+      out=$(GOMAXPROCS=${CLIENT_PROCS:-2} "$bin/load" --url "${url[$cfg]}" --tool "${tool[$cfg]}" -c "$n" -d "$duration" --warmup "${WARMUP:-1s}" \
         --stats-url "http://$stats_addr/stats" --cpu-pids "upstream=$up_pid,host=$host_pid")
       echo "round $r, ($cfg), $n clients: $out" >&2
       echo "$cfg $out" >>"$results"
