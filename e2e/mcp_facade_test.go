@@ -254,9 +254,11 @@ func TestMCPFacadeBridged(t *testing.T) {
 	check := func(t *testing.T, run mcpRun) {
 		t.Helper()
 		checkRun(t, run, "everything.echo")
-		if run.Bridged == nil || run.Bridged.IsError || len(run.Bridged.Content) == 0 ||
-			!strings.Contains(string(run.Bridged.StructuredContent)+run.Bridged.Content[0].Text, "through two MCP hops") {
-			t.Errorf("everything.echo = %+v", run.Bridged)
+		// The client gets what the server answered, content block for
+		// content block, not the bridge's Value as JSON text.
+		if run.Bridged == nil || run.Bridged.IsError || len(run.Bridged.Content) != 1 ||
+			run.Bridged.Content[0].Type != "text" || run.Bridged.Content[0].Text != "Echo: through two MCP hops" {
+			t.Errorf("everything.echo = %+v, want the server's one text block %q", run.Bridged, "Echo: through two MCP hops")
 		}
 	}
 	t.Run("http", func(t *testing.T) {

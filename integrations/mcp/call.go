@@ -53,7 +53,9 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	}
 	ireq := &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params}
 	c := info.GetContract()
-	if c.GetSupportsStreaming() {
+	// A bridged MCP tool streams only to carry progress: without a
+	// progress token a plain call is the same answer, cheaper.
+	if c.GetSupportsStreaming() && (!bridged(c) || progressToken(req) != nil) {
 		return f.stream(ctx, b, req, ireq, c), nil
 	}
 	resp, err := f.api.Invoke(ctx, ireq)
@@ -64,6 +66,11 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	res := resp.GetResult()
 	if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR || res.GetError() != nil {
 		return toolError(altarerr.FromProto(res.GetError())), nil
+	}
+	if bridged(c) {
+		if r, ok := bridgedResult(res.GetPayload(), res.GetInvocationId()); ok {
+			return r, nil
+		}
 	}
 	text, err := schema.MarshalJSON(res.GetPayload())
 	if err != nil {
@@ -82,11 +89,13 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 // stream runs a streaming call: each chunk is reported as a progress
 // notification (when the client asked for them with a progress token), and
 // the result holds every chunk's payload in order.
+//
+// A bridged MCP tool's chunks are its progress; its final chunk carries
+// the MCP result, which is the call's result as the server sent it.
 func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRequest, ireq *altarv1.InvokeRequest, c *altarv1.ToolContract) *mcpproto.CallToolResult {
-	var token mcpproto.ProgressToken
-	if req.Params.Meta != nil {
-		token = req.Params.Meta.ProgressToken
-	}
+	token := progressToken(req)
+	isBridged := c.GetMetadata()[metaBridgedServer] != ""
+	var last *altarv1.Value
 	var (
 		buf        = []byte(`[`)
 		n          int
@@ -101,7 +110,9 @@ func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRe
 			return nil
 		}
 		var payload []byte
-		if ch.GetPayload() != nil {
+		if isBridged && ch.GetPayload() != nil {
+			last = ch.GetPayload()
+		} else if ch.GetPayload() != nil {
 			b, err := schema.MarshalJSON(ch.GetPayload())
 			if err != nil {
 				return err
@@ -132,8 +143,32 @@ func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRe
 	case failed != nil:
 		return toolError(failed)
 	}
+	if isBridged {
+		if bridged(c) {
+			if r, ok := bridgedResult(last, invocation); ok {
+				return r
+			}
+		}
+		text, err := schema.MarshalJSON(last)
+		if err != nil {
+			return toolError(err)
+		}
+		if len(text) > f.o.maxResult {
+			return toolError(tooLarge(f.o.maxResult))
+		}
+		return result(text, text, c, invocation)
+	}
 	buf = append(buf, ']')
 	return result(buf, wrap(`{"chunks":`, buf, `}`), c, invocation)
+}
+
+// progressToken is the token a client sent to ask for progress
+// notifications, or nil.
+func progressToken(req mcpproto.CallToolRequest) mcpproto.ProgressToken {
+	if req.Params.Meta == nil {
+		return nil
+	}
+	return req.Params.Meta.ProgressToken
 }
 
 // progress sends one chunk as a progress notification: progress is the
