@@ -79,9 +79,17 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	if len(text) > f.o.maxResult {
 		return toolError(tooLarge(f.o.maxResult)), nil
 	}
-	structured := text
-	if c.GetReturnType() != nil && c.GetReturnType().GetType() != altarv1.AltarType_ALTAR_TYPE_OBJECT {
-		structured = wrap(`{"result":`, text, `}`)
+	var structured []byte
+	if c.GetReturnType() != nil {
+		structured = text
+		if c.GetReturnType().GetType() != altarv1.AltarType_ALTAR_TYPE_OBJECT {
+			structured = wrap(`{"result":`, text, `}`)
+		}
+	}
+	// A string result is the text itself, as an MCP server would answer
+	// it, not a JSON string in quotes; structuredContent keeps it typed.
+	if sv, ok := res.GetPayload().GetKind().(*altarv1.Value_StringValue); ok {
+		return result([]byte(sv.StringValue), structured, c, res.GetInvocationId()), nil
 	}
 	return result(text, structured, c, res.GetInvocationId()), nil
 }

@@ -115,8 +115,11 @@ func TestCallTool(t *testing.T) {
 		text       string
 		errCode    string
 		errPath    string
+		rawText    string // the text exactly, when it is not JSON
 	}{
 		{name: "add", tool: "add", args: map[string]any{"a": 1, "b": 2}, structured: `{"result":3}`, text: "3"},
+		{name: "a string result is its text, not a JSON string", tool: "admin_echo", args: map[string]any{"text": `say "hi"`},
+			structured: `{"result":"say \"hi\""}`, rawText: `say "hi"`},
 		{name: "object result as it is, integers exact", tool: "exact", args: json.RawMessage(`{"n":9007199254740993}`),
 			structured: `{"half":4503599627370496,"n":9007199254740993}`},
 		{name: "missing argument", tool: "add", args: map[string]any{"a": 1}, errCode: "INVALID_ARGUMENTS", errPath: "/b"},
@@ -151,6 +154,9 @@ func TestCallTool(t *testing.T) {
 			}
 			if tt.text != "" && !jsonEqualStr(textOf(res), tt.text) {
 				t.Errorf("text = %q, want %q", textOf(res), tt.text)
+			}
+			if tt.rawText != "" && textOf(res) != tt.rawText {
+				t.Errorf("text = %q, want %q", textOf(res), tt.rawText)
 			}
 		})
 	}

@@ -66,7 +66,6 @@ contracts:
       properties:
         message: { type: string, max_length: 1000 }
       required: [message]
-    return_type: { type: string }
     flags: { read_only: true, idempotent: true }
     compliance_level: 1
 `

@@ -29,8 +29,9 @@ const (
 	closeTimeout = 10 * time.Second
 )
 
-// echoManifest is the native echo contract, the same shape as the
-// upstream's tool.
+// echoManifest is the native echo contract, the same tool as the
+// upstream's: no return type, as (a) declares no output schema, so both
+// answer one text block and no structuredContent.
 const echoManifest = `manifest_version: "1.0"
 contracts:
   - name: echo
@@ -41,7 +42,6 @@ contracts:
       properties:
         message: { type: string, max_length: 1000 }
       required: [message]
-    return_type: { type: string }
     flags: { read_only: true, idempotent: true }
     compliance_level: 1
 `
