@@ -17,6 +17,7 @@ import (
 
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/invoke"
 	"github.com/altar-gateway/altar/gateway/schema"
 	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -33,7 +34,7 @@ type testHost struct {
 	client altarv1.HostServiceClient
 }
 
-func startHost(t *testing.T, mode altarv1.HostMode) *testHost {
+func startHost(t *testing.T, mode altarv1.HostMode, configure ...func(*gateway.Config)) *testHost {
 	t.Helper()
 	cfg := gateway.DefaultConfig()
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -41,6 +42,9 @@ func startHost(t *testing.T, mode altarv1.HostMode) *testHost {
 	cfg.Mode = mode
 	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
+	for _, f := range configure {
+		f(&cfg)
+	}
 	h, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -488,5 +492,102 @@ func TestUnaryCallToStreamingToolGetsEveryChunk(t *testing.T) {
 	items := resp.GetResult().GetPayload().GetArrayValue().GetItems()
 	if len(items) != 3 || items[2].GetIntValue() != 3 {
 		t.Fatalf("payload = %v", resp.GetResult().GetPayload())
+	}
+}
+
+// A session left alone past its TTL is swept: the Host API no longer finds
+// it, and a call in it is refused, over real gRPC with the real clock.
+func TestSessionExpiresAfterItsTTL(t *testing.T) {
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.Sessions.SweepInterval = 20 * time.Millisecond
+	})
+	startRuntime(t, h, "rt-a", newTools())
+	ctx := ctxT(t)
+	sess, err := h.client.CreateSession(ctx, &altarv1.CreateSessionRequest{Ttl: durationpb.New(300 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sess.GetSession().GetSessionId()
+	if _, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{SessionId: id, ToolName: "echo", Parameters: args("message", "hi")}); err != nil {
+		t.Fatalf("a call in a live session: %v", err)
+	}
+	// Nothing touches the session from here on (a call would refresh it).
+	waitUntil(t, func() bool {
+		ids, err := h.client.ListSessions(ctx, &altarv1.ListSessionsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ids.GetSessions() {
+			if s.GetSessionId() == id {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := h.client.GetSession(ctx, &altarv1.GetSessionRequest{SessionId: id}); altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_SESSION_NOT_FOUND &&
+		altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_SESSION_EXPIRED {
+		t.Fatalf("GetSession of an expired session: %v", err)
+	}
+	_, err = h.client.Invoke(ctx, &altarv1.InvokeRequest{SessionId: id, ToolName: "echo", Parameters: args("message", "hi")})
+	if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_SESSION_NOT_FOUND && code != altarv1.ErrorCode_ERROR_CODE_SESSION_EXPIRED {
+		t.Fatalf("a call in an expired session: %v", err)
+	}
+}
+
+// A runtime whose calls keep missing their deadline opens its breaker
+// (calls are refused at once, the state is visible in ListRuntimes), and a
+// successful trial call after the open timeout closes it again.
+func TestBreakerOpensAndCloses(t *testing.T) {
+	const openFor = 300 * time.Millisecond
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.Invoke.DefaultTimeout = 100 * time.Millisecond // block has no timeout of its own
+		c.Invoke.Options = append(c.Invoke.Options,
+			invoke.WithBreaker(invoke.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: openFor, HalfOpenRequests: 1}),
+			invoke.WithRetry(invoke.RetryPolicy{MaxAttempts: 1}))
+	})
+	startRuntime(t, h, "rt-a", newTools())
+	ctx := ctxT(t)
+	breaker := func() string {
+		list, err := h.client.ListRuntimes(ctx, &altarv1.ListRuntimesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range list.GetRuntimes() {
+			if r.GetRuntimeId() == "rt-a" {
+				return r.GetBreakerState()
+			}
+		}
+		t.Fatal("rt-a is not listed")
+		return ""
+	}
+	if s := breaker(); s != "closed" {
+		t.Fatalf("breaker of a fresh runtime = %q", s)
+	}
+	for i := range 3 {
+		_, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", fmt.Sprint(i))})
+		if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED {
+			t.Fatalf("call %d: %v, want DEADLINE_EXCEEDED", i, err)
+		}
+	}
+	if s := breaker(); s != "open" {
+		t.Fatalf("breaker after 3 missed deadlines = %q, want open", s)
+	}
+	opened := time.Now()
+	_, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "echo", Parameters: args("message", "hi")})
+	if err == nil {
+		if time.Since(opened) < openFor {
+			t.Fatal("a call went through an open breaker")
+		}
+	} else if code := altarerr.CodeOf(err); code != altarv1.ErrorCode_ERROR_CODE_CIRCUIT_OPEN && code != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+		t.Fatalf("a call while open: %v", err)
+	}
+	// After the open timeout one trial call goes through; its success
+	// closes the breaker.
+	waitUntil(t, func() bool {
+		_, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "echo", Parameters: args("message", "hi")})
+		return err == nil
+	})
+	if s := breaker(); s != "closed" {
+		t.Fatalf("breaker after a successful trial = %q, want closed", s)
 	}
 }
