@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -21,6 +20,7 @@ import (
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/audit"
 	"github.com/altar-gateway/altar/gateway/runtime"
+	"github.com/altar-gateway/altar/internal/callworkers"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -118,11 +118,11 @@ type Bridge struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	// Call workers (see spawn): work hands a call to an idle one,
-	// workStop (closed by Close) ends them, workerWG waits for them.
-	work     chan func()
+	// Call workers (internal/callworkers): workStop (closed by Close)
+	// ends them, workerWG waits for them. nil on a Bridge New did not
+	// build, which runs each call on a goroutine of its own.
+	workers  *callworkers.Pool
 	workStop chan struct{}
-	workers  atomic.Int32
 	workerWG sync.WaitGroup
 }
 
@@ -167,8 +167,9 @@ func New(srv Server, host Host, lockPath string, opts ...Option) (*Bridge, error
 		log: slog.New(slog.DiscardHandler), audit: audit.Discard, lim: DefaultLimits(),
 		poll: 2 * time.Second, backoffMin: 200 * time.Millisecond, backoffMax: 30 * time.Second,
 		now: time.Now, relist: make(chan struct{}, 1), check: make(chan struct{}, 1),
-		work: make(chan func()), workStop: make(chan struct{}),
+		workStop: make(chan struct{}),
 	}
+	b.workers = callworkers.New(maxCallWorkers, b.workStop, &b.workerWG)
 	for _, o := range opts {
 		o.apply(b)
 	}

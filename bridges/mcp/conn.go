@@ -143,7 +143,7 @@ func (c *conn) Stream(ctx context.Context, call *altarv1.ToolCall) (runtime.Chun
 	s := &chunkStream{ctx: ctx, cancel: cancel, chunks: make(chan *altarv1.StreamChunk, 16), finished: make(chan struct{})}
 	progress := make(chan *altarv1.Progress, 64)
 	results := make(chan callOutcome, 1)
-	c.b.spawn(func() {
+	c.b.workers.Go(func() {
 		res, err := c.call(ctx, call, func(p *altarv1.Progress) {
 			select { // progress is advisory: a reader far behind misses some
 			case progress <- p:
@@ -201,48 +201,10 @@ func (c *conn) Stream(ctx context.Context, call *altarv1.ToolCall) (runtime.Chun
 	return s, nil
 }
 
-// maxCallWorkers bounds the long-lived goroutines that run calls; a call
-// beyond them gets a goroutine of its own.
+// maxCallWorkers bounds the goroutines that run a bridge's streamed calls
+// and live until Close; a call beyond them gets a goroutine of its own.
+// Each call's function must end once the session it calls on ends.
 const maxCallWorkers = 64
-
-// spawn runs f on an idle call worker, a new worker, or (past
-// maxCallWorkers, or on a bridge that New did not build) a goroutine of its
-// own. f must end once the session it calls on ends. Workers live until
-// Close and keep their grown stacks: a goroutine per call regrew its stack
-// through mcp-go's JSON encoding of every request (runtime.newstack was a
-// quarter of the bridge's CPU with 64 calls at once, e2e/perf/mcpbench).
-func (b *Bridge) spawn(f func()) {
-	if b.work == nil {
-		go f()
-		return
-	}
-	select {
-	case b.work <- f:
-		return
-	default:
-	}
-	if b.workers.Add(1) <= maxCallWorkers {
-		b.workerWG.Add(1)
-		go b.worker(f)
-		return
-	}
-	b.workers.Add(-1)
-	go f()
-}
-
-// worker runs f, then whatever calls it is handed, until Close.
-func (b *Bridge) worker(f func()) {
-	defer b.workerWG.Done()
-	defer b.workers.Add(-1)
-	for {
-		f()
-		select {
-		case f = <-b.work:
-		case <-b.workStop:
-			return
-		}
-	}
-}
 
 type callOutcome struct {
 	res *altarv1.ToolResult

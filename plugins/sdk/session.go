@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/internal/callworkers"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -68,10 +69,9 @@ type session struct {
 	ctrl chan *altarv1.RuntimeMessage
 	data chan *altarv1.RuntimeMessage
 
-	// work hands calls to idle call workers (see spawn); workers counts
-	// them.
-	work    chan func()
-	workers atomic.Int32
+	// workers run the calls: long-lived goroutines that keep their grown
+	// stacks (internal/callworkers), counted by calls, ended with ctx.
+	workers *callworkers.Pool
 
 	// sendMu serialises writes to the stream (gRPC allows one sender at a
 	// time): the sender goroutine's, and a call's result sent directly
@@ -142,9 +142,9 @@ func (r *Runtime) connect(ctx context.Context, dial dialer, addr string, calls *
 		prefix: newCorrelationPrefix(),
 		ctrl:   make(chan *altarv1.RuntimeMessage, ctrlQueue),
 		data:   make(chan *altarv1.RuntimeMessage, r.cfg.sendQueue),
-		work:   make(chan func()),
 		active: make(map[string]context.CancelCauseFunc),
 	}
+	s.workers = callworkers.New(maxCallWorkers, sctx.Done(), calls)
 	if err := s.announce(addr); err != nil {
 		return false, err
 	}
@@ -554,7 +554,7 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 		}()
 		return
 	}
-	s.spawn(func() {
+	s.workers.Go(func() {
 		defer s.calls.Done()
 		defer s.finishCall(id, cancel)
 		if call.GetStream() {
@@ -574,44 +574,9 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 	})
 }
 
-// maxCallWorkers bounds the long-lived goroutines that run calls; a call
-// beyond them gets a goroutine of its own.
+// maxCallWorkers bounds the goroutines that run calls and live as long as
+// the connection; a call beyond them gets a goroutine of its own.
 const maxCallWorkers = 64
-
-// spawn runs f on an idle call worker, a new worker, or (past
-// maxCallWorkers) a goroutine of its own. Workers live as long as the
-// connection and keep their grown stacks: a goroutine per call regrew its
-// stack through the protobuf marshalling of every result (measured at a
-// quarter of a runtime's CPU under 64 concurrent calls).
-func (s *session) spawn(f func()) {
-	select {
-	case s.work <- f:
-		return
-	default:
-	}
-	if s.workers.Add(1) <= maxCallWorkers {
-		s.calls.Add(1)
-		go s.worker(f)
-		return
-	}
-	s.workers.Add(-1)
-	go f()
-}
-
-// worker runs f, then whatever calls it is handed, until the connection
-// ends. The connection's calls WaitGroup counts it.
-func (s *session) worker(f func()) {
-	defer s.calls.Done()
-	defer s.workers.Add(-1)
-	for {
-		f()
-		select {
-		case f = <-s.work:
-		case <-s.ctx.Done():
-			return
-		}
-	}
-}
 
 // sendChunk queues a chunk. A chunk that ends the stream is queued even
 // after the call was stopped (it carries the CANCELLED or DEADLINE_EXCEEDED
