@@ -67,17 +67,25 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR || res.GetError() != nil {
 		return toolError(altarerr.FromProto(res.GetError())), nil
 	}
+	return f.payloadResult(res.GetPayload(), c, res.GetInvocationId()), nil
+}
+
+// payloadResult is a call's result from the payload a runtime answered: a
+// bridged MCP tool's content blocks as the server sent them, else the
+// payload as text (a string as itself, anything else as JSON) and, when the
+// contract declares a return type, as structuredContent.
+func (f *Facade) payloadResult(v *altarv1.Value, c *altarv1.ToolContract, invocationID string) *mcpproto.CallToolResult {
 	if bridged(c) {
-		if r, ok := bridgedResult(res.GetPayload(), res.GetInvocationId()); ok {
-			return r, nil
+		if r, ok := bridgedResult(v, invocationID); ok {
+			return r
 		}
 	}
-	text, err := schema.MarshalJSON(res.GetPayload())
+	text, err := schema.MarshalJSON(v)
 	if err != nil {
-		return toolError(err), nil
+		return toolError(err)
 	}
 	if len(text) > f.o.maxResult {
-		return toolError(tooLarge(f.o.maxResult)), nil
+		return toolError(tooLarge(f.o.maxResult))
 	}
 	var structured []byte
 	if c.GetReturnType() != nil {
@@ -88,10 +96,10 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	}
 	// A string result is the text itself, as an MCP server would answer
 	// it, not a JSON string in quotes; structuredContent keeps it typed.
-	if sv, ok := res.GetPayload().GetKind().(*altarv1.Value_StringValue); ok {
-		return result([]byte(sv.StringValue), structured, c, res.GetInvocationId()), nil
+	if sv, ok := v.GetKind().(*altarv1.Value_StringValue); ok {
+		return result([]byte(sv.StringValue), structured, c, invocationID)
 	}
-	return result(text, structured, c, res.GetInvocationId()), nil
+	return result(text, structured, c, invocationID)
 }
 
 // stream runs a streaming call: each chunk is reported as a progress
@@ -152,19 +160,7 @@ func (f *Facade) stream(ctx context.Context, b *binding, req mcpproto.CallToolRe
 		return toolError(failed)
 	}
 	if isBridged {
-		if bridged(c) {
-			if r, ok := bridgedResult(last, invocation); ok {
-				return r
-			}
-		}
-		text, err := schema.MarshalJSON(last)
-		if err != nil {
-			return toolError(err)
-		}
-		if len(text) > f.o.maxResult {
-			return toolError(tooLarge(f.o.maxResult))
-		}
-		return result(text, text, c, invocation)
+		return f.payloadResult(last, c, invocation)
 	}
 	buf = append(buf, ']')
 	return result(buf, wrap(`{"chunks":`, buf, `}`), c, invocation)
