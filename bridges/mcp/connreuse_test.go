@@ -65,6 +65,12 @@ func startCountingHTTPServer(t *testing.T) (url string, accepted *atomic.Int64) 
 // call, so the server accepts about one connection per concurrent call
 // (plus the listening stream), not one per call; closing the bridge closes
 // them and its call workers (goleak checks).
+//
+// The bound is twice the concurrency: net/http puts a connection back in
+// its pool from its read loop once the body is read, so a caller that
+// starts its next call at once may find none idle and dial one more. On a
+// loaded machine under -race that happened a few times per run (46
+// connections for 32 callers); without reuse it is one per call (800).
 func TestHTTPConnectionsReused(t *testing.T) {
 	const (
 		concurrent = 32
@@ -72,6 +78,7 @@ func TestHTTPConnectionsReused(t *testing.T) {
 		// initialize, tools/list, the listening stream and pings may
 		// each take one more.
 		slack = 8
+		limit = 2*concurrent + slack
 	)
 	url, accepted := startCountingHTTPServer(t)
 	e := newEnv(t, altarv1.HostMode_HOST_MODE_STRICT)
@@ -115,8 +122,8 @@ func TestHTTPConnectionsReused(t *testing.T) {
 		t.Fatalf("a call failed: %v", err)
 	}
 	calls := concurrent * perCaller
-	if got := accepted.Load(); got > concurrent+slack {
+	if got := accepted.Load(); got > limit {
 		t.Fatalf("the server accepted %d connections for %d calls, %d at once: connections are not reused (want at most %d)",
-			got, calls, concurrent, concurrent+slack)
+			got, calls, concurrent, limit)
 	}
 }
