@@ -29,20 +29,14 @@ const maxProgressMessage = 1024
 func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcpproto.CallToolResult, error) {
 	outer := ctx
 	sess, b := f.session(ctx)
-	// The call ends with the request, the MCP session (SSE serves a call
-	// detached from its request) and the facade.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if b != nil {
-		defer context.AfterFunc(b.ctx, cancel)()
-	}
-	stopClosing := context.AfterFunc(closingContext{f.closing}, cancel)
-	defer stopClosing()
+	mcpID := mcpSessionID(ctx)
+	ctx, done := f.callContext(ctx, b)
+	defer done()
 
 	name := req.Params.Name
 	info, ok := f.described.take(outer)
 	if !ok {
-		_, info, ok = f.describe(ctx, name)
+		_, info, ok = f.describe(ctx, mcpID, sess, name)
 	}
 	if !ok {
 		return toolError(altarerr.New(altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND, "no tool %q is available to this session", name)), nil
@@ -51,23 +45,47 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 	if err != nil {
 		return toolError(err), nil
 	}
-	ireq := &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params}
 	c := info.GetContract()
-	// A bridged MCP tool streams only to carry progress: without a
-	// progress token a plain call is the same answer, cheaper.
-	if c.GetSupportsStreaming() && (!bridged(c) || progressToken(req) != nil) {
+	if streams(c, progressToken(req) != nil) {
+		ireq := &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params}
 		return f.stream(ctx, b, req, ireq, c), nil
 	}
-	resp, err := f.api.Invoke(ctx, ireq)
+	return f.invoke(ctx, mcpID, sess, name, params, c), nil
+}
+
+// callContext is the context a call runs in: it ends with the request
+// (ctx), the MCP session b (SSE serves a call detached from its request)
+// and the facade. done releases it.
+func (f *Facade) callContext(ctx context.Context, b *binding) (_ context.Context, done func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopClosing := context.AfterFunc(closingContext{f.closing}, cancel)
+	if b == nil {
+		return ctx, func() { stopClosing(); cancel() }
+	}
+	stopSession := context.AfterFunc(b.ctx, cancel)
+	return ctx, func() { stopSession(); stopClosing(); cancel() }
+}
+
+// streams reports whether a call of c is served as a stream. A bridged MCP
+// tool streams only to carry progress: without a progress token a plain
+// call is the same answer, cheaper.
+func streams(c *altarv1.ToolContract, hasProgressToken bool) bool {
+	return c.GetSupportsStreaming() && (!bridged(c) || hasProgressToken)
+}
+
+// invoke runs a unary call of the tool name with params in the ALTAR
+// session sess (of the MCP session mcpID) and answers its result.
+func (f *Facade) invoke(ctx context.Context, mcpID, sess, name string, params map[string]*altarv1.Value, c *altarv1.ToolContract) *mcpproto.CallToolResult {
+	resp, err := f.api.Invoke(ctx, &altarv1.InvokeRequest{SessionId: sess, ToolName: name, Parameters: params})
 	if err != nil {
-		f.endIfGone(ctx, err)
-		return toolError(err), nil
+		f.endIfGone(ctx, mcpID, err)
+		return toolError(err)
 	}
 	res := resp.GetResult()
 	if res.GetStatus() == altarv1.ToolResultStatus_TOOL_RESULT_STATUS_ERROR || res.GetError() != nil {
-		return toolError(altarerr.FromProto(res.GetError())), nil
+		return toolError(altarerr.FromProto(res.GetError()))
 	}
-	return f.payloadResult(res.GetPayload(), c, res.GetInvocationId()), nil
+	return f.payloadResult(res.GetPayload(), c, res.GetInvocationId())
 }
 
 // payloadResult is a call's result from the payload a runtime answered: a

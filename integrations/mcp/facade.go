@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mcpproto "github.com/mark3labs/mcp-go/mcp"
@@ -55,6 +56,8 @@ const (
 	// settleTime is how long a streamed call's result waits after its last
 	// progress notification (see flushNotifications).
 	settleTime = 5 * time.Millisecond
+	// minSweepInterval bounds how often the idle sweep runs.
+	minSweepInterval = 10 * time.Millisecond
 )
 
 // Option configures New.
@@ -166,6 +169,11 @@ type Facade struct {
 	mu      sync.Mutex
 	closed  bool
 	closing chan struct{}
+	// direct counts the calls answered without mcp-go (fastcall.go).
+	direct atomic.Int64
+	// sweeping is closed when the idle sweeper (started with the HTTP
+	// transports) has stopped; nil when it never started.
+	sweeping chan struct{}
 }
 
 // binding is one live MCP session.
@@ -182,7 +190,12 @@ type binding struct {
 	// responses (see Facade.notify).
 	sse bool
 	out *lockedWriter
+	// lastActive is when the session's owner last sent a request (unix
+	// nanoseconds), for the idle sweep of streamable HTTP sessions.
+	lastActive atomic.Int64
 }
+
+func (b *binding) touch() { b.lastActive.Store(time.Now().UnixNano()) }
 
 // New builds a facade over api. It does no I/O.
 func New(api API, opts ...Option) *Facade {
@@ -245,7 +258,8 @@ func (f *Facade) transports() (*mcpserver.StreamableHTTPServer, *mcpserver.SSESe
 			// call's progress notifications to that stream as readily as
 			// to the call's own, out of order with its result.
 			mcpserver.WithDisableStreaming(true),
-			mcpserver.WithSessionIdleTTL(f.o.sessionIdleTTL),
+			// The idle sweep is the facade's own (sweepIdle): mcp-go's
+			// counts only the requests it serves itself.
 			mcpserver.WithStreamableHTTPLogger(f.o.log))
 		f.sse = mcpserver.NewSSEServer(f.srv,
 			mcpserver.WithStaticBasePath(f.o.basePath),
@@ -253,8 +267,41 @@ func (f *Facade) transports() (*mcpserver.StreamableHTTPServer, *mcpserver.SSESe
 			mcpserver.WithMessageEndpoint("/message"),
 			mcpserver.WithUseFullURLForMessageEndpoint(false),
 			mcpserver.WithSessionIDGenerator(f.sseSessionID))
+		f.sweeping = make(chan struct{})
+		go f.sweepIdle(f.sweeping)
 	}
 	return f.streamable, f.sse, true
+}
+
+// sweepIdle ends, until the facade closes, the streamable HTTP sessions
+// whose owner sent no request for the idle TTL (clients that never say
+// DELETE); it closes done when it stops.
+func (f *Facade) sweepIdle(done chan struct{}) {
+	defer close(done)
+	ttl := f.o.sessionIdleTTL
+	tick := time.NewTicker(max(ttl/2, minSweepInterval))
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.closing:
+			return
+		case now := <-tick.C:
+			f.sweepOnce(now)
+		}
+	}
+}
+
+// sweepOnce ends the streamable HTTP sessions idle at now.
+func (f *Facade) sweepOnce(now time.Time) {
+	ttl := int64(f.o.sessionIdleTTL)
+	f.live.Range(func(k, v any) bool {
+		b := v.(*binding)
+		if !b.sse && b.out == nil && now.UnixNano()-b.lastActive.Load() >= ttl {
+			// mcp-go forgets the session and tells sessionUnregistered.
+			f.srv.UnregisterSession(context.Background(), k.(string))
+		}
+		return true
+	})
 }
 
 func (f *Facade) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -273,6 +320,15 @@ func (f *Facade) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), openErrKey{}, new(openErr)))
 	switch strings.TrimSuffix(r.URL.Path, "/") {
 	case f.o.basePath:
+		if id := r.Header.Get(mcpserver.HeaderKeySessionID); id != "" {
+			if v, ok := f.live.Load(id); ok && v.(*binding).owner == principalID(r.Context()) {
+				b := v.(*binding)
+				b.touch()
+				if r.Method == http.MethodPost && f.serveCallDirectly(w, r, id, b) {
+					return
+				}
+			}
+		}
 		streamable.ServeHTTP(w, r)
 	case f.o.basePath + "/message":
 		// Only the credential that opened an SSE session may post to it.
@@ -309,8 +365,11 @@ func (f *Facade) Close(ctx context.Context) error {
 	}
 	f.closed = true
 	close(f.closing)
-	streamable, sse := f.streamable, f.sse
+	streamable, sse, sweeping := f.streamable, f.sse, f.sweeping
 	f.mu.Unlock()
+	if sweeping != nil {
+		<-sweeping
+	}
 	var err error
 	if streamable != nil {
 		err = streamable.Shutdown(ctx)

@@ -137,6 +137,7 @@ func (f *Facade) sessionRegistered(rctx context.Context, s mcpserver.ClientSessi
 	id := s.SessionID()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &binding{altarID: id, owner: principalID(rctx), ctx: ctx, cancel: cancel}
+	b.touch()
 	if _, sse := f.sseIDs.LoadAndDelete(id); sse {
 		b.sse = true
 	}

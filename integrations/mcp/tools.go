@@ -173,13 +173,14 @@ func allowed(ctx context.Context, c *altarv1.ToolContract) bool {
 // call, sorted by name.
 func (f *Facade) visible(ctx context.Context) []mcpproto.Tool {
 	sess, _ := f.session(ctx)
+	mcpID := mcpSessionID(ctx)
 	var out []mcpproto.Tool
 	req := &altarv1.ListToolsRequest{SessionId: sess, PageSize: 1000}
 	for range maxToolPages {
 		resp, err := f.api.ListTools(ctx, req)
 		if err != nil {
 			f.o.log.Debug("mcp: listing tools", "session_id", sess, "error", err)
-			f.endIfGone(ctx, err)
+			f.endIfGone(ctx, mcpID, err)
 			return out
 		}
 		for _, info := range resp.GetTools() {
@@ -207,20 +208,20 @@ func (f *Facade) usable(ctx context.Context, info *altarv1.ToolInfo) (mcpproto.T
 	return t, true
 }
 
-// describe looks one tool up as the request's session sees it.
+// describe looks one tool up as the ALTAR session sess sees it; mcpID is
+// the MCP session to end when sess is gone.
 //
 // What every session sees (no session) is asked first: it is all most
 // sessions see, and asking as a session refreshes (and copies) the session,
 // which the call does anyway. Only a tool that view lacks is asked for as
 // the session (a tool a runtime registered for it).
-func (f *Facade) describe(ctx context.Context, name string) (mcpproto.Tool, *altarv1.ToolInfo, bool) {
-	sess, _ := f.session(ctx)
+func (f *Facade) describe(ctx context.Context, mcpID, sess, name string) (mcpproto.Tool, *altarv1.ToolInfo, bool) {
 	resp, err := f.api.GetContract(ctx, &altarv1.GetContractRequest{ToolName: name})
 	if sess != "" && (err != nil || !resp.GetTool().GetAvailable()) {
 		resp, err = f.api.GetContract(ctx, &altarv1.GetContractRequest{SessionId: sess, ToolName: name})
 	}
 	if err != nil {
-		f.endIfGone(ctx, err)
+		f.endIfGone(ctx, mcpID, err)
 		return mcpproto.Tool{}, nil, false
 	}
 	info := resp.GetTool()
@@ -234,7 +235,8 @@ func (f *Facade) describe(ctx context.Context, name string) (mcpproto.Tool, *alt
 // the one tool called.
 func (f *Facade) filterTools(ctx context.Context, tools []mcpproto.Tool) []mcpproto.Tool {
 	if len(tools) == 1 {
-		if t, info, ok := f.describe(ctx, tools[0].Name); ok {
+		sess, _ := f.session(ctx)
+		if t, info, ok := f.describe(ctx, mcpSessionID(ctx), sess, tools[0].Name); ok {
 			// tools/call runs the handler next with this same context: it
 			// takes the description instead of asking the Host again.
 			f.described.put(ctx, info)
@@ -259,7 +261,8 @@ func (f *Facade) beforeCallTool(ctx context.Context, _ any, req *mcpproto.CallTo
 	if known {
 		return
 	}
-	if t, _, ok := f.describe(ctx, req.Params.Name); ok {
+	sess, _ := f.session(ctx)
+	if t, _, ok := f.describe(ctx, mcpSessionID(ctx), sess, req.Params.Name); ok {
 		f.register(t)
 	}
 }
@@ -280,16 +283,25 @@ func (f *Facade) register(tools ...mcpproto.Tool) {
 	}
 }
 
-// endIfGone ends the request's MCP session when err says its ALTAR session
+// endIfGone ends the MCP session mcpID when err says its ALTAR session
 // expired or was destroyed, so that the next request is answered 404 and
 // the client initializes again.
-func (f *Facade) endIfGone(ctx context.Context, err error) {
+func (f *Facade) endIfGone(ctx context.Context, mcpID string, err error) {
 	switch altarerr.CodeOf(err) {
 	case altarv1.ErrorCode_ERROR_CODE_SESSION_NOT_FOUND, altarv1.ErrorCode_ERROR_CODE_SESSION_EXPIRED:
-		if s := mcpserver.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
-			f.endSession(ctx, s.SessionID())
+		if mcpID != "" {
+			f.endSession(ctx, mcpID)
 		}
 	}
+}
+
+// mcpSessionID is the id of the MCP session mcp-go serves ctx's request
+// in, or "".
+func mcpSessionID(ctx context.Context) string {
+	if s := mcpserver.ClientSessionFromContext(ctx); s != nil {
+		return s.SessionID()
+	}
+	return ""
 }
 
 // maxDescribed bounds the descriptions waiting for their handler; a filter

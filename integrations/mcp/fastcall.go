@@ -1,0 +1,288 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	mcpproto "github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// This file answers the most common request of all, a plain tools/call
+// over streamable HTTP in a live session, without mcp-go's server: mcp-go
+// decodes each message four times, sets up a notification forwarder per
+// request and encodes results through a map, which cost more CPU than the
+// Host's whole governance of the call (docs/performance.md). Everything
+// else, and every case that is not plainly the common one, goes to mcp-go
+// unchanged: the first request of a session, progress tokens and any other
+// _meta, task-augmented calls, streaming contracts, unknown tools and
+// sessions, other protocol revisions, batches and malformed messages.
+// TestDirectCallsAnswerAsMCPGo holds the two paths to the same answers.
+
+// plainCall is a tools/call request the facade may answer itself.
+type plainCall struct {
+	id   json.RawMessage
+	name string
+	args json.RawMessage
+}
+
+// callEnvelope and callParams are the parts of a tools/call message the
+// direct path reads.
+type callEnvelope struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  json.RawMessage `json:"params"`
+}
+
+type callParams struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+	Meta      json.RawMessage `json:"_meta"`
+	Task      json.RawMessage `json:"task"`
+}
+
+// serveCallDirectly answers r when it is a plain tools/call in the live
+// MCP session mcpID, bound to b (see above), and reports whether it did.
+// When it did not, r is as it came, its body read and put back for mcp-go.
+func (f *Facade) serveCallDirectly(w http.ResponseWriter, r *http.Request, mcpID string, b *binding) bool {
+	if b == nil || b.sse || b.out != nil || b.owner != principalID(r.Context()) ||
+		!legacyVersion(r.Header.Get(mcpproto.HeaderProtocolVersion)) ||
+		!isJSON(r.Header.Get("Content-Type")) || rebinding(r) {
+		return false
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// mcp-go answers the read error.
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	call, ok := parsePlainCall(body)
+	if !ok {
+		return false
+	}
+
+	ctx, done := f.callContext(r.Context(), b)
+	defer done()
+	_, info, ok := f.describe(ctx, mcpID, b.altarID, call.name)
+	if !ok || streams(info.GetContract(), false) {
+		// mcp-go answers an unknown tool, and streams.
+		return false
+	}
+	var res *mcpproto.CallToolResult
+	if params, err := parseArguments(call.args, int(f.o.maxBody)); err != nil {
+		res = toolError(err)
+	} else {
+		res = f.invoke(ctx, mcpID, b.altarID, call.name, params, info.GetContract())
+	}
+	out, err := appendResponse(make([]byte, 0, 256), call.id, res)
+	if err != nil {
+		out, _ = appendResponse(out[:0], call.id, toolError(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INTERNAL, err, "encoding the result")))
+	}
+	f.direct.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(out); err != nil {
+		f.o.log.Debug("mcp: writing a call's response", "error", err)
+	}
+	return true
+}
+
+// parsePlainCall reads body as a tools/call request that carries nothing
+// but a name and arguments.
+func parsePlainCall(body []byte) (plainCall, bool) {
+	var env callEnvelope
+	if json.Unmarshal(body, &env) != nil || env.JSONRPC != mcpproto.JSONRPC_VERSION ||
+		env.Method != string(mcpproto.MethodToolsCall) || !plainID(env.ID) {
+		return plainCall{}, false
+	}
+	var p callParams
+	if json.Unmarshal(env.Params, &p) != nil || p.Name == "" || !emptyJSON(p.Meta) || !emptyJSON(p.Task) {
+		return plainCall{}, false
+	}
+	return plainCall{id: env.ID, name: p.Name, args: p.Arguments}, true
+}
+
+// plainID reports whether id is a JSON-RPC request id: a string or an
+// integer.
+func plainID(id json.RawMessage) bool {
+	if len(id) == 0 {
+		return false
+	}
+	switch c := id[0]; {
+	case c == '"':
+		return true
+	case c == '-' || c >= '0' && c <= '9':
+		return !bytes.ContainsAny(id, ".eE")
+	}
+	return false
+}
+
+// emptyJSON reports whether raw is absent, null or an empty object.
+func emptyJSON(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return true
+	}
+	if len(t) < 2 || t[0] != '{' || t[len(t)-1] != '}' {
+		return false
+	}
+	return len(bytes.TrimSpace(t[1:len(t)-1])) == 0
+}
+
+// legacyVersion reports whether a request's protocol version header names
+// a revision with sessions, as mcp-go reads it: none (the oldest), or a
+// known revision before the sessionless one.
+func legacyVersion(v string) bool {
+	return v == "" || mcpproto.IsValidProtocolVersion(v) && !mcpproto.IsModernProtocol(v)
+}
+
+func isJSON(contentType string) bool {
+	if contentType == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// rebinding reports whether mcp-go's DNS rebinding protection refuses r: a
+// request on a loopback address whose Host header is not a loopback name.
+func rebinding(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || local == nil {
+		return false
+	}
+	return loopbackHost(local.String()) && !loopbackHost(r.Host)
+}
+
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = strings.Trim(addr, "[]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// appendResponse appends the JSON-RPC response carrying res, as mcp-go
+// writes it (keys in the order of its map encoding, a newline after).
+func appendResponse(b []byte, id json.RawMessage, res *mcpproto.CallToolResult) ([]byte, error) {
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"result":{`...)
+	if res.Meta != nil {
+		m, err := json.Marshal(res.Meta)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `"_meta":`...)
+		b = append(b, m...)
+		b = append(b, ',')
+	}
+	b = append(b, `"content":[`...)
+	for i, c := range res.Content {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if t, ok := c.(mcpproto.TextContent); ok && t.Annotations == nil && t.Meta == nil {
+			b = append(b, `{"type":"text","text":`...)
+			b = appendString(b, t.Text)
+			b = append(b, '}')
+			continue
+		}
+		m, err := json.Marshal(c)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, m...)
+	}
+	b = append(b, ']')
+	if res.IsError {
+		b = append(b, `,"isError":true`...)
+	}
+	switch {
+	case len(res.RawStructuredContent) > 0:
+		b = append(b, `,"structuredContent":`...)
+		b = append(b, res.RawStructuredContent...)
+	case res.StructuredContent != nil:
+		m, err := json.Marshal(res.StructuredContent)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"structuredContent":`...)
+		b = append(b, m...)
+	}
+	return append(b, "}}\n"...), nil
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML characters included; invalid UTF-8 as U+FFFD).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < 0x80 {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0xFFFD && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
