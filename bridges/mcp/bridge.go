@@ -373,6 +373,9 @@ type session struct {
 	// closeIdle closes the idle connections of an HTTP or SSE session's
 	// own pool when the session ends; a no-op for stdio.
 	closeIdle func()
+	// direct sends plain calls of a streamable HTTP session (direct.go);
+	// nil for other transports.
+	direct *directHTTP
 
 	mu       sync.Mutex
 	progress map[string]func(*altarv1.Progress)
@@ -400,9 +403,10 @@ func newHTTPClient() (*http.Client, func()) {
 	return &http.Client{Transport: t}, t.CloseIdleConnections
 }
 
-// transport builds the mcp-go transport for the server, and the function
-// that closes its idle connections once the session has ended.
-func (b *Bridge) transport() (transport.Interface, func(), error) {
+// transport builds the mcp-go transport for the server, the function that
+// closes its idle connections once the session has ended, and, for
+// streamable HTTP, the session's direct caller (direct.go).
+func (b *Bridge) transport() (transport.Interface, func(), *directHTTP, error) {
 	noop := func() {}
 	switch b.srv.Transport {
 	case TransportStdio:
@@ -417,7 +421,7 @@ func (b *Bridge) transport() (transport.Interface, func(), error) {
 			return cmd, nil
 		}
 		return transport.NewStdioWithOptions(b.srv.Command, env, b.srv.Args,
-			transport.WithCommandFunc(cmdFunc), transport.WithCommandLogger(b.log)), noop, nil
+			transport.WithCommandFunc(cmdFunc), transport.WithCommandLogger(b.log)), noop, nil, nil
 	case TransportHTTP, TransportSSE:
 		headers := map[string]string{}
 		for k, v := range b.srv.Headers {
@@ -425,7 +429,7 @@ func (b *Bridge) transport() (transport.Interface, func(), error) {
 		}
 		token, err := b.srv.bearerToken()
 		if err != nil {
-			return nil, noop, err
+			return nil, noop, nil, err
 		}
 		if token != "" {
 			headers["Authorization"] = "Bearer " + token
@@ -434,9 +438,9 @@ func (b *Bridge) transport() (transport.Interface, func(), error) {
 		if b.srv.Transport == TransportSSE {
 			t, err := transport.NewSSE(b.srv.URL, transport.WithHeaders(headers), transport.WithHTTPClient(hc))
 			if err != nil {
-				return nil, noop, err
+				return nil, noop, nil, err
 			}
-			return sse{t}, closeIdle, nil
+			return sse{t}, closeIdle, nil, nil
 		}
 		// The listening GET stream carries tools/list_changed; it keeps the
 		// connection on protocol 2025-11-25, which servers speak today.
@@ -445,11 +449,11 @@ func (b *Bridge) transport() (transport.Interface, func(), error) {
 		t, err := transport.NewStreamableHTTP(b.srv.URL, transport.WithHTTPHeaders(headers), listen,
 			transport.WithHTTPLogger(b.log), transport.WithHTTPBasicClient(hc))
 		if err != nil {
-			return nil, noop, err
+			return nil, noop, nil, err
 		}
-		return streamableHTTP{t}, closeIdle, nil
+		return streamableHTTP{t}, closeIdle, &directHTTP{tr: t, hc: hc, url: b.srv.URL, headers: headers}, nil
 	}
-	return nil, noop, fmt.Errorf("transport %q", b.srv.Transport)
+	return nil, noop, nil, fmt.Errorf("transport %q", b.srv.Transport)
 }
 
 // connect starts the server (stdio) or reaches it (HTTP), initializes,
@@ -475,12 +479,12 @@ func (b *Bridge) connect(ctx context.Context) error {
 // dial opens a session: the process (stdio) or the listening stream (HTTP)
 // lives as long as life; the handshake is bounded by ctx and the timeout.
 func (b *Bridge) dial(ctx, life context.Context) (*session, *mcp.InitializeResult, error) {
-	tr, closeIdle, err := b.transport()
+	tr, closeIdle, direct, err := b.transport()
 	if err != nil {
 		return nil, nil, err
 	}
 	sctx, scancel := context.WithCancel(life)
-	sess := &session{ctx: sctx, cancel: scancel, closeIdle: closeIdle, progress: map[string]func(*altarv1.Progress){}}
+	sess := &session{ctx: sctx, cancel: scancel, closeIdle: closeIdle, direct: direct, progress: map[string]func(*altarv1.Progress){}}
 	c := client.NewClient(tr)
 	sess.client = c
 	fail := func(what string, err error) (*session, *mcp.InitializeResult, error) {
@@ -502,6 +506,10 @@ func (b *Bridge) dial(ctx, life context.Context) (*session, *mcp.InitializeResul
 		return fail("initialize", err)
 	}
 	sess.protocol = init.ProtocolVersion
+	if direct != nil {
+		direct.protocol = init.ProtocolVersion
+		direct.notify = func(n mcp.JSONRPCNotification) { b.notified(sess, n) }
+	}
 	if sess.defs, err = b.list(hctx, c); err != nil {
 		return fail("tools/list", err)
 	}

@@ -102,7 +102,12 @@ func (c *conn) call(ctx context.Context, call *altarv1.ToolCall, progress func(*
 		}()
 		req.Params.Meta = &mcp.Meta{ProgressToken: token}
 	}
-	res, err := sess.client.CallTool(cctx, req)
+	var res *mcp.CallToolResult
+	if progress == nil && sess.direct.usable() {
+		res, err = sess.direct.call(cctx, tool, args, b.lim.MaxResultBytes)
+	} else {
+		res, err = sess.client.CallTool(cctx, req)
+	}
 	if err != nil {
 		var te *transport.Error
 		switch {
@@ -114,6 +119,8 @@ func (c *conn) call(ctx context.Context, call *altarv1.ToolCall, progress func(*
 			// mcp-go's SSE transport times a request out by the context's
 			// deadline itself, a moment before the context ends.
 			return nil, altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_DEADLINE_EXCEEDED, err, "MCP server %q: no result by the call's deadline", b.srv.Name)
+		case errors.As(err, new(*altarerr.Error)):
+			return nil, err // the direct caller's own refusal (a result too large)
 		case errors.As(err, &te):
 			select { // have the supervisor check the server now
 			case b.check <- struct{}{}:

@@ -30,6 +30,7 @@ func main() {
 	desc := flag.String("desc", "Echoes the message back.", "the echo tool's description")
 	events := flag.String("events", "", "file to append events to (cancelled calls)")
 	token := flag.String("token", "", "bearer token every HTTP request must carry")
+	chatty := flag.Bool("chatty", false, "echo logs a message to the client first (over HTTP its answer becomes an event stream)")
 	flag.Parse()
 
 	s := server.NewMCPServer("altar-testpeer", "1.0.0", server.WithToolCapabilities(true))
@@ -49,6 +50,9 @@ func main() {
 		mcp.WithString("message", mcp.Required(), mcp.Description("what to echo")),
 		mcp.WithReadOnlyHintAnnotation(true), mcp.WithIdempotentHintAnnotation(true), mcp.WithOpenWorldHintAnnotation(false)),
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if *chatty {
+				_ = s.SendNotificationToClient(ctx, "notifications/message", map[string]any{"level": "info", "data": "echoing"})
+			}
 			return mcp.NewToolResultText(req.GetString("message", "")), nil
 		})
 
