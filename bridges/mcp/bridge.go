@@ -451,7 +451,12 @@ func (b *Bridge) transport() (transport.Interface, func(), *directHTTP, error) {
 		if err != nil {
 			return nil, noop, nil, err
 		}
-		return streamableHTTP{t}, closeIdle, &directHTTP{tr: t, hc: hc, url: b.srv.URL, headers: headers}, nil
+		pool := newConnPool(b.srv.URL)
+		closeAll := closeIdle
+		if pool != nil {
+			closeAll = func() { closeIdle(); pool.close() }
+		}
+		return streamableHTTP{t}, closeAll, &directHTTP{tr: t, hc: hc, url: b.srv.URL, headers: headers, pool: pool}, nil
 	}
 	return nil, noop, nil, fmt.Errorf("transport %q", b.srv.Transport)
 }

@@ -47,6 +47,9 @@ type directHTTP struct {
 	next     atomic.Uint64
 	// streams is set once the server answered a call with an event stream.
 	streams atomic.Bool
+	// pool carries the requests, when the server is reached over plain
+	// HTTP without a proxy (httpconns.go); else hc does.
+	pool *connPool
 }
 
 // usable reports whether calls may go direct.
@@ -191,6 +194,9 @@ func (d *directHTTP) post(ctx context.Context, body []byte, accept string) (*htt
 	}
 	for k, v := range d.headers {
 		h.Set(k, v)
+	}
+	if d.pool != nil {
+		return d.pool.do(req)
 	}
 	return d.hc.Do(req)
 }

@@ -1,0 +1,207 @@
+package mcp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// poolServer is a real net/http server on loopback that counts the
+// connections it accepts and reports those it closed.
+type poolServer struct {
+	url      string
+	accepted atomic.Int64
+	closed   chan struct{} // one send per connection the server closed
+}
+
+func startPoolServer(t *testing.T, handler http.HandlerFunc, idleTimeout time.Duration) *poolServer {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &poolServer{url: "http://" + lis.Addr().String() + "/mcp", closed: make(chan struct{}, 1024)}
+	srv := &http.Server{Handler: handler, IdleTimeout: idleTimeout, ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				s.accepted.Add(1)
+			case http.StateClosed:
+				s.closed <- struct{}{}
+			}
+		}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return s
+}
+
+func echoBody(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func poolPost(t *testing.T, ctx context.Context, p *connPool, url, body string) (string, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestConnPool: requests in turn share one connection; a connection the
+// server closed while idle is noticed and replaced, the request still
+// answered; "Connection: close" and a cancelled request leave their
+// connection out of the pool; after close no connection is kept.
+func TestConnPool(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	t.Run("reuse", func(t *testing.T) {
+		s := startPoolServer(t, echoBody, time.Minute)
+		p := newConnPool(s.url)
+		defer p.close()
+		for i := range 20 {
+			if got, err := poolPost(t, ctx, p, s.url, `{"n":1}`); err != nil || got != `{"n":1}` {
+				t.Fatalf("request %d: %q, %v", i, got, err)
+			}
+		}
+		if n := s.accepted.Load(); n != 1 {
+			t.Errorf("%d connections for 20 requests in turn, want 1", n)
+		}
+	})
+
+	t.Run("closed by the server while idle", func(t *testing.T) {
+		s := startPoolServer(t, echoBody, 20*time.Millisecond)
+		p := newConnPool(s.url)
+		defer p.close()
+		if _, err := poolPost(t, ctx, p, s.url, "a"); err != nil {
+			t.Fatal(err)
+		}
+		select { // the server's idle timeout closes the connection
+		case <-s.closed:
+		case <-ctx.Done():
+			t.Fatal("the server never closed the idle connection")
+		}
+		if got, err := poolPost(t, ctx, p, s.url, "b"); err != nil || got != "b" {
+			t.Fatalf("after the server closed the idle connection: %q, %v", got, err)
+		}
+		if n := s.accepted.Load(); n != 2 {
+			t.Errorf("%d connections, want 2", n)
+		}
+	})
+
+	t.Run("connection close", func(t *testing.T) {
+		s := startPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			echoBody(w, r)
+		}, time.Minute)
+		p := newConnPool(s.url)
+		defer p.close()
+		for range 3 {
+			if _, err := poolPost(t, ctx, p, s.url, "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.accepted.Load(); n != 3 {
+			t.Errorf("%d connections for 3 requests answered with Connection: close, want 3", n)
+		}
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		release := make(chan struct{})
+		var once sync.Once
+		s := startPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("wait") != "" {
+				once.Do(func() { <-release })
+			}
+			echoBody(w, r)
+		}, time.Minute)
+		defer close(release)
+		p := newConnPool(s.url)
+		defer p.close()
+		cctx, ccancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := poolPost(t, cctx, p, s.url+"?wait=1", "slow")
+			errc <- err
+		}()
+		for s.accepted.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		ccancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled request: %v, want context.Canceled", err)
+		}
+		if got, err := poolPost(t, ctx, p, s.url, "next"); err != nil || got != "next" {
+			t.Fatalf("after a cancelled request: %q, %v", got, err)
+		}
+		if n := s.accepted.Load(); n != 2 {
+			t.Errorf("%d connections, want 2 (the cancelled one is not reused)", n)
+		}
+	})
+
+	t.Run("closed pool", func(t *testing.T) {
+		s := startPoolServer(t, echoBody, time.Minute)
+		p := newConnPool(s.url)
+		if _, err := poolPost(t, ctx, p, s.url, "x"); err != nil {
+			t.Fatal(err)
+		}
+		p.close()
+		select {
+		case <-s.closed:
+		case <-ctx.Done():
+			t.Fatal("close left the idle connection open")
+		}
+		if _, err := poolPost(t, ctx, p, s.url, "x"); !errors.Is(err, errPoolClosed) {
+			t.Errorf("after close: %v, want errPoolClosed", err)
+		}
+	})
+}
+
+// TestNewConnPool: only plain HTTP gets a pool. (A proxy from the
+// environment also keeps net/http; net/http reads the environment once per
+// process, so that case is not set up here.)
+func TestNewConnPool(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want string // the address dialled; "" for no pool
+	}{
+		{"http://127.0.0.1:8080/mcp", "127.0.0.1:8080"},
+		{"http://example.com/mcp", "example.com:80"},
+		{"http://[::1]:9/mcp", "[::1]:9"},
+		{"https://example.com/mcp", ""},
+		{"ftp://example.com/", ""},
+		{"http:///mcp", ""},
+	} {
+		p := newConnPool(tt.url)
+		got := ""
+		if p != nil {
+			got = p.addr
+		}
+		if got != tt.want {
+			t.Errorf("newConnPool(%q) dials %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}
