@@ -58,7 +58,7 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 // and the facade. done releases it.
 func (f *Facade) callContext(ctx context.Context, b *binding) (_ context.Context, done func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	stopClosing := context.AfterFunc(closingContext{f.closing}, cancel)
+	stopClosing := context.AfterFunc(f.closing, cancel)
 	if b == nil {
 		return ctx, func() { stopClosing(); cancel() }
 	}
@@ -397,20 +397,4 @@ func tooLarge(limit int) error {
 func wrap(prefix string, b []byte, suffix string) []byte {
 	out := make([]byte, 0, len(prefix)+len(b)+len(suffix))
 	return append(append(append(out, prefix...), b...), suffix...)
-}
-
-// closingContext is a context done when the facade closes (for
-// context.AfterFunc).
-type closingContext struct{ done chan struct{} }
-
-func (c closingContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c closingContext) Done() <-chan struct{}       { return c.done }
-func (c closingContext) Value(any) any               { return nil }
-func (c closingContext) Err() error {
-	select {
-	case <-c.done:
-		return context.Canceled
-	default:
-		return nil
-	}
 }

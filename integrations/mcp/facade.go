@@ -166,9 +166,13 @@ type Facade struct {
 	// described hands descriptions from the tool filter to the handler.
 	described describedMemo
 
-	mu      sync.Mutex
-	closed  bool
-	closing chan struct{}
+	mu     sync.Mutex
+	closed bool
+	// closing ends when the facade closes. A context of the context
+	// package's own, so that context.AfterFunc on it starts no goroutine
+	// (a call registers one).
+	closing  context.Context
+	closeAll context.CancelFunc
 	// direct counts the calls answered without mcp-go (fastcall.go).
 	direct atomic.Int64
 	// sweeping is closed when the idle sweeper (started with the HTTP
@@ -212,7 +216,8 @@ func New(api API, opts ...Option) *Facade {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	f := &Facade{api: api, o: o, closing: make(chan struct{})}
+	f := &Facade{api: api, o: o}
+	f.closing, f.closeAll = context.WithCancel(context.Background())
 	f.tools.init()
 	hooks := &mcpserver.Hooks{}
 	hooks.AddOnRegisterSession(f.sessionRegistered)
@@ -283,7 +288,7 @@ func (f *Facade) sweepIdle(done chan struct{}) {
 	defer tick.Stop()
 	for {
 		select {
-		case <-f.closing:
+		case <-f.closing.Done():
 			return
 		case now := <-tick.C:
 			f.sweepOnce(now)
@@ -364,7 +369,7 @@ func (f *Facade) Close(ctx context.Context) error {
 		return nil
 	}
 	f.closed = true
-	close(f.closing)
+	f.closeAll()
 	streamable, sse, sweeping := f.streamable, f.sse, f.sweeping
 	f.mu.Unlock()
 	if sweeping != nil {
