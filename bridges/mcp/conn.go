@@ -104,7 +104,11 @@ func (c *conn) call(ctx context.Context, call *altarv1.ToolCall, progress func(*
 	}
 	var res *mcp.CallToolResult
 	if progress == nil && sess.direct.usable() {
-		res, err = sess.direct.call(cctx, tool, args, b.lim.MaxResultBytes)
+		var payload *altarv1.Value
+		res, payload, err = sess.direct.call(cctx, tool, args, b.lim, c.structured[call.GetToolName()])
+		if payload != nil {
+			return &altarv1.ToolResult{Status: altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS, Payload: payload}, nil
+		}
 	} else {
 		res, err = sess.client.CallTool(cctx, req)
 	}

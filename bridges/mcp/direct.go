@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/altar-gateway/altar/gateway/schema"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -63,7 +65,13 @@ const maxServerRequests = 16
 // client, a JSON-RPC error is returned as the error mcp-go makes of it, and
 // every failure to reach the server or read its answer as a
 // *transport.Error. maxBytes bounds the answer.
-func (d *directHTTP) call(ctx context.Context, name string, args []byte, maxBytes int) (*mcp.CallToolResult, error) {
+//
+// When the result is text blocks and nothing more, and the tool answers
+// with content (not structured), the result's Value comes back as text
+// instead (read in one pass by the Host's JSON parser, as callResult would
+// map it).
+func (d *directHTTP) call(ctx context.Context, name string, args []byte, lim Limits, structured bool) (*mcp.CallToolResult, *altarv1.Value, error) {
+	maxBytes := lim.MaxResultBytes
 	id := "altar-" + strconv.FormatUint(d.next.Add(1), 10)
 	body := make([]byte, 0, 96+len(name)+len(args))
 	body = append(body, `{"jsonrpc":"2.0","id":"`...)
@@ -71,7 +79,7 @@ func (d *directHTTP) call(ctx context.Context, name string, args []byte, maxByte
 	body = append(body, `","method":"tools/call","params":{"name":`...)
 	nameJSON, err := json.Marshal(name)
 	if err != nil {
-		return nil, &transport.Error{Err: err}
+		return nil, nil, &transport.Error{Err: err}
 	}
 	body = append(body, nameJSON...)
 	body = append(body, `,"arguments":`...)
@@ -83,22 +91,22 @@ func (d *directHTTP) call(ctx context.Context, name string, args []byte, maxByte
 		if ctx.Err() != nil {
 			d.cancelled(ctx, id)
 		}
-		return nil, &transport.Error{Err: fmt.Errorf("failed to send request: %w", err)}
+		return nil, nil, &transport.Error{Err: fmt.Errorf("failed to send request: %w", err)}
 	}
 	defer resp.Body.Close()
 	limit := int64(maxBytes) + 64<<10
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, &transport.Error{Err: fmt.Errorf("failed to send request: %w", transport.ErrSessionTerminated)}
+		return nil, nil, &transport.Error{Err: fmt.Errorf("failed to send request: %w", transport.ErrSessionTerminated)}
 	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, &transport.Error{Err: &transport.AuthorizationRequiredError{}}
+		return nil, nil, &transport.Error{Err: &transport.AuthorizationRequiredError{}}
 	case resp.StatusCode != http.StatusOK:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		var r rpcResponse
 		if json.Unmarshal(b, &r) == nil && r.Error != nil {
-			return nil, r.Error.AsError()
+			return nil, nil, r.Error.AsError()
 		}
-		return nil, &transport.Error{Err: fmt.Errorf("request failed with status %d: %s", resp.StatusCode, b)}
+		return nil, nil, &transport.Error{Err: fmt.Errorf("request failed with status %d: %s", resp.StatusCode, b)}
 	}
 	mt := resp.Header.Get("Content-Type")
 	if mt != "application/json" {
@@ -107,32 +115,80 @@ func (d *directHTTP) call(ctx context.Context, name string, args []byte, maxByte
 	var r rpcResponse
 	switch mt {
 	case "application/json":
-		b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		b, err := readBody(resp, limit+1)
 		if err != nil {
-			return nil, d.readFailed(ctx, id, err)
+			return nil, nil, d.readFailed(ctx, id, err)
 		}
 		if int64(len(b)) > limit {
-			return nil, tooLarge(maxBytes)
+			return nil, nil, tooLarge(maxBytes)
+		}
+		if !structured && len(b) <= maxBytes {
+			if v, ok := textPayload(b, id, lim); ok {
+				return nil, v, nil
+			}
 		}
 		if err := json.Unmarshal(b, &r); err != nil || len(r.ID) == 0 || string(r.ID) == "null" {
-			return nil, &transport.Error{Err: fmt.Errorf("failed to decode response: %v", err)}
+			return nil, nil, &transport.Error{Err: fmt.Errorf("failed to decode response: %v", err)}
 		}
 	case "text/event-stream":
 		d.streams.Store(true)
 		if r, err = d.readStream(ctx, resp.Body, id, limit); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	default:
-		return nil, &transport.Error{Err: fmt.Errorf("unexpected content type: %s", resp.Header.Get("Content-Type"))}
+		return nil, nil, &transport.Error{Err: fmt.Errorf("unexpected content type: %s", resp.Header.Get("Content-Type"))}
 	}
 	if r.Error != nil {
-		return nil, r.Error.AsError()
+		return nil, nil, r.Error.AsError()
 	}
 	res, err := parseResult(r.Result)
 	if err != nil {
-		return nil, &transport.Error{Err: err}
+		return nil, nil, &transport.Error{Err: err}
 	}
-	return res, nil
+	return res, nil, nil
+}
+
+// readBody reads at most n bytes of a response body, into a buffer sized
+// by its Content-Length when it has one.
+func readBody(resp *http.Response, n int64) ([]byte, error) {
+	if cl := resp.ContentLength; cl >= 0 && cl < n {
+		b := make([]byte, cl)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, n))
+}
+
+// textPayload reads a JSON-RPC response to the call id whose result is
+// text blocks and nothing more, {"content":[{"type":"text","text":...},
+// ...]}, and returns the result as callResult maps it: that same Value.
+// Anything else, or more blocks than the limit, is not for it.
+func textPayload(body []byte, id string, lim Limits) (*altarv1.Value, bool) {
+	msg, err := schema.ParseJSON(body, schema.Limits{MaxBytes: len(body), MaxStringBytes: len(body)})
+	if err != nil {
+		return nil, false
+	}
+	f := msg.GetObjectValue().GetFields()
+	if f["id"].GetStringValue() != id || f["error"] != nil {
+		return nil, false
+	}
+	res := f["result"].GetObjectValue().GetFields()
+	content := res["content"]
+	if len(res) != 1 || content == nil {
+		return nil, false
+	}
+	blocks := content.GetArrayValue().GetItems()
+	if len(blocks) == 0 || len(blocks) > lim.MaxContentBlocks {
+		return nil, false
+	}
+	for _, b := range blocks {
+		bf := b.GetObjectValue().GetFields()
+		text, ok := bf["text"].GetKind().(*altarv1.Value_StringValue)
+		if len(bf) != 2 || bf["type"].GetStringValue() != "text" || !ok || !utf8.ValidString(text.StringValue) {
+			return nil, false
+		}
+	}
+	return schema.Object(map[string]*altarv1.Value{"content": content}), true
 }
 
 // textResult is the common shape of a tools/call result: text blocks and

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"google.golang.org/protobuf/proto"
+
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 // FuzzParseResult: the direct caller reads any tools/call result exactly
@@ -42,6 +45,42 @@ func FuzzParseResult(f *testing.F) {
 		}
 		if err == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("parseResult(%s)\n = %#v\nmcp-go: %#v", raw, got, want)
+		}
+	})
+}
+
+// FuzzTextPayload: a result the direct caller maps in one pass maps to the
+// Value the general path (mcp-go's parser, then callResult) gives.
+func FuzzTextPayload(f *testing.F) {
+	for _, s := range []string{
+		`{"content":[{"type":"text","text":"hello"}]}`,
+		`{"content":[{"type":"text","text":""},{"type":"text","text":"\u00e9\ud83d\ude00"}]}`,
+		`{"content":[{"type":"text","text":"x"}],"isError":true}`,
+		`{"content":[{"type":"text","text":"x","annotations":{}}]}`,
+		`{"content":[{"type":"image","data":"AAAA","mimeType":"image/png"}]}`,
+		`{"content":[]}`,
+		`{"content":[{"type":"text","text":"\udc00"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	lim := DefaultLimits()
+	f.Fuzz(func(t *testing.T, result []byte) {
+		body := append(append([]byte(`{"jsonrpc":"2.0","id":"altar-1","result":`), result...), '}')
+		v, ok := textPayload(body, "altar-1", lim)
+		if !ok {
+			return
+		}
+		raw := json.RawMessage(result)
+		res, err := mcp.ParseCallToolResult(&raw)
+		if err != nil {
+			t.Fatalf("textPayload took %s, which mcp-go cannot parse: %v", result, err)
+		}
+		want, err := callResult(res, false, lim)
+		if err != nil || want.GetStatus() != altarv1.ToolResultStatus_TOOL_RESULT_STATUS_SUCCESS {
+			t.Fatalf("textPayload took %s, which callResult refuses: %v %v", result, want, err)
+		}
+		if !proto.Equal(v, want.GetPayload()) {
+			t.Fatalf("textPayload(%s)\n = %v\nwant %v", result, v, want.GetPayload())
 		}
 	})
 }
