@@ -169,6 +169,7 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 		os.Exit(exitSecondSignal)
 	})
 	defer stopSignals()
+	defer startGCFloor(ctx, file.GCHeapFloorMB, log)()
 
 	h, err := gateway.New(cfg)
 	if err != nil {

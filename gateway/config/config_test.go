@@ -161,6 +161,7 @@ func TestFileErrors(t *testing.T) {
 		{"unknown mode", "mode: relaxed\n", []want{{"mode", 1, `"relaxed" must be one of strict, development`}}},
 		{"negative count", "sessions:\n  max_sessions: -5\n", []want{{"sessions.max_sessions", 2, "at least 1"}}},
 		{"count as a string", "sessions:\n  max_sessions: many\n", []want{{"sessions.max_sessions", 2, "want a whole number, got a string"}}},
+		{"negative heap floor", "gc_heap_floor_mb: -1\n", []want{{"gc_heap_floor_mb", 1, "from 0 (Go's default)"}}},
 		{"mapping wanted", "grpc: 127.0.0.1:1\n", []want{{"grpc", 1, "want a mapping of addr"}}},
 		{"list wanted", "manifests: manifests\n", []want{{"manifests", 1, "want a list, got a string"}}},
 		{"string wanted", "host_id: [a, b]\n", []want{{"host_id", 1, "want a string, got a list"}}},
@@ -314,6 +315,7 @@ func TestVariables(t *testing.T) {
 		"invoke.idempotency_window ALTAR_INVOKE_IDEMPOTENCY_WINDOW duration",
 		"log.level ALTAR_LOG_LEVEL string",
 		"log.format ALTAR_LOG_FORMAT string",
+		"gc_heap_floor_mb ALTAR_GC_HEAP_FLOOR_MB int",
 		"mcp_lock ALTAR_MCP_LOCK string",
 	}
 	var got []string

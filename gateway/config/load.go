@@ -51,6 +51,9 @@ type loader struct {
 	origin map[string]origin
 }
 
+// maxGCHeapFloorMB bounds gc_heap_floor_mb (64 GiB).
+const maxGCHeapFloorMB = 64 << 10
+
 func (l *loader) fail(o origin, path, rule, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if o.source != "" {
@@ -343,6 +346,9 @@ func (l *loader) check(f *File) {
 	positive("invoke.max_timeout", f.Invoke.MaxTimeout)
 	positive("invoke.idempotency_window", f.Invoke.IdempotencyWindow)
 	oneOf("log.level", f.Log.Level, logLevels)
+	if f.GCHeapFloorMB < 0 || f.GCHeapFloorMB > maxGCHeapFloorMB {
+		l.fail(at("gc_heap_floor_mb"), "gc_heap_floor_mb", RuleValue, "%d must be from 0 (Go's default) to %d", f.GCHeapFloorMB, maxGCHeapFloorMB)
+	}
 	oneOf("log.format", f.Log.Format, logFormats)
 	l.checkPlugins(f)
 	l.checkMCPServers(f)

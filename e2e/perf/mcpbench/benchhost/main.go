@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/altar-gateway/altar/gateway/config"
+	"github.com/altar-gateway/altar/internal/gcfloor"
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof" // served only with -pprof-addr
@@ -59,9 +61,19 @@ func run() error {
 	upstream := flag.String("upstream", "", "the upstream MCP server's streamable-HTTP URL to bridge as up.echo; none bridges nothing")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	pprofAddr := flag.String("pprof-addr", "", "serve net/http/pprof here (loopback)")
+	gcFloor := flag.Int("gc-heap-floor-mb", config.DefaultGCHeapFloorMB, "gc_heap_floor_mb, as altar serve applies it (0: Go's default; GOGC, when set, wins)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, gogc := os.LookupEnv("GOGC"); *gcFloor > 0 && !gogc {
+		gctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			gcfloor.Run(gctx, uint64(*gcFloor)<<20, gcfloor.DefaultInterval)
+		}()
+		defer func() { cancel(); <-done }()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	if *cpuProfile != "" {
