@@ -67,9 +67,11 @@ func (f *Facade) serveCallDirectly(w http.ResponseWriter, r *http.Request, mcpID
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	call, ok := parsePlainCall(body)
+	call, ok := scanPlainCall(body)
 	if !ok {
-		return false
+		if call, ok = parsePlainCall(body); !ok {
+			return false
+		}
 	}
 
 	ctx, done := f.callContext(r.Context(), b)
@@ -111,6 +113,162 @@ func parsePlainCall(body []byte) (plainCall, bool) {
 		return plainCall{}, false
 	}
 	return plainCall{id: env.ID, name: p.Name, args: p.Arguments}, true
+}
+
+// scanPlainCall is parsePlainCall without encoding/json's reflection,
+// for the messages clients send: it takes a subset of what parsePlainCall
+// takes (keys spelt exactly, no escapes in keys, method and version), and
+// reads it the same (FuzzScanPlainCall).
+func scanPlainCall(body []byte) (plainCall, bool) {
+	if !json.Valid(body) {
+		return plainCall{}, false
+	}
+	var version, id, method, params []byte
+	if !eachField(body, func(k, v []byte) bool {
+		switch string(k) {
+		case "jsonrpc":
+			version = v
+		case "id":
+			id = v
+		case "method":
+			method = v
+		case "params":
+			params = v
+		default:
+			return !foldsTo(k, "jsonrpc", "id", "method", "params")
+		}
+		return true
+	}) || string(version) != `"`+mcpproto.JSONRPC_VERSION+`"` || string(method) != `"`+string(mcpproto.MethodToolsCall)+`"` || !plainID(id) {
+		return plainCall{}, false
+	}
+	var name, args, meta, task []byte
+	if !eachField(params, func(k, v []byte) bool {
+		switch string(k) {
+		case "name":
+			name = v
+		case "arguments":
+			args = v
+		case "_meta":
+			meta = v
+		case "task":
+			task = v
+		default:
+			return !foldsTo(k, "name", "arguments", "_meta", "task")
+		}
+		return true
+	}) || len(name) < 3 || name[0] != '"' || !emptyJSON(meta) || !emptyJSON(task) {
+		return plainCall{}, false
+	}
+	n := string(name[1 : len(name)-1])
+	if strings.IndexByte(n, '\\') >= 0 || !utf8.ValidString(n) {
+		if json.Unmarshal(name, &n) != nil || n == "" {
+			return plainCall{}, false
+		}
+	}
+	return plainCall{id: id, name: n, args: args}, true
+}
+
+// foldsTo reports whether key matches one of names as encoding/json
+// matches keys to fields (without regard to case).
+func foldsTo(key []byte, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(string(key), n) {
+			return true
+		}
+	}
+	return false
+}
+
+// eachField calls visit with each key and raw value of the JSON object
+// doc, which must be valid JSON, until visit returns false. It reports
+// false for a doc that is not an object, a key with escapes, or visit's
+// false.
+func eachField(doc []byte, visit func(key, value []byte) bool) bool {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return false
+	}
+	i = skipSpace(doc, i+1)
+	if i < len(doc) && doc[i] == '}' {
+		return true
+	}
+	for i < len(doc) {
+		if doc[i] != '"' {
+			return false
+		}
+		end := skipValue(doc, i)
+		key := doc[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		i = skipSpace(doc, end)
+		if i >= len(doc) || doc[i] != ':' {
+			return false
+		}
+		start := skipSpace(doc, i+1)
+		end = skipValue(doc, start)
+		if !visit(key, doc[start:end]) {
+			return false
+		}
+		i = skipSpace(doc, end)
+		if i >= len(doc) {
+			return false
+		}
+		switch doc[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipSpace(doc, i+1)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at i in valid JSON.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		for i++; i < len(b); i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return i
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 // plainID reports whether id is a JSON-RPC request id: a string or an

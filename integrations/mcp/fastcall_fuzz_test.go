@@ -70,3 +70,59 @@ func FuzzParsePlainCall(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanPlainCall: what scanPlainCall takes, parsePlainCall takes the
+// same: the same tool, id and arguments.
+func FuzzScanPlainCall(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":[true,null,"x\"}"]}}}`,
+		` { "jsonrpc" : "2.0" , "id" : "x\u003c" , "method" : "tools/call" , "params" : { "name" : "a\u0064d" , "arguments" : null , "_meta" : { } } } `,
+		`{"jsonrpc":"2.0","id":-12,"method":"tools/call","params":{"name":"add","arguments":{}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","METHOD":"initialize","params":{"name":"add"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","name":"sub"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","Name":"sub"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":[1]}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"na\u006de":"add"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":""}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[]}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\xffd\"}}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		scanned, ok := scanPlainCall(body)
+		if !ok {
+			return
+		}
+		parsed, ok := parsePlainCall(body)
+		if !ok {
+			t.Fatalf("taken by the scan only: %s", body)
+		}
+		if scanned.name != parsed.name || !bytes.Equal(scanned.id, parsed.id) || !bytes.Equal(scanned.args, parsed.args) {
+			t.Fatalf("read differently: scan %q %s %s, encoding/json %q %s %s",
+				scanned.name, scanned.id, scanned.args, parsed.name, parsed.id, parsed.args)
+		}
+	})
+}
+
+// BenchmarkPlainCall compares reading a typical tools/call with the scan
+// and with encoding/json.
+func BenchmarkPlainCall(b *testing.B) {
+	body := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello from client 7"}}}`)
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := scanPlainCall(body); !ok {
+				b.Fatal("not taken")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := parsePlainCall(body); !ok {
+				b.Fatal("not taken")
+			}
+		}
+	})
+}
