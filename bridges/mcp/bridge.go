@@ -514,6 +514,7 @@ func (b *Bridge) dial(ctx, life context.Context) (*session, *mcp.InitializeResul
 	if direct != nil {
 		direct.protocol = init.ProtocolVersion
 		direct.notify = func(n mcp.JSONRPCNotification) { b.notified(sess, n) }
+		direct.ready()
 	}
 	if sess.defs, err = b.list(hctx, c); err != nil {
 		return fail("tools/list", err)

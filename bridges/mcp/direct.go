@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"github.com/altar-gateway/altar/gateway/schema"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
@@ -52,6 +54,9 @@ type directHTTP struct {
 	// pool carries the requests, when the server is reached over plain
 	// HTTP without a proxy (httpconns.go); else hc does.
 	pool *connPool
+	// head is the request line and headers of every POST through pool
+	// (ready builds it); nil sends through hc.
+	head []byte
 }
 
 // usable reports whether calls may go direct.
@@ -86,7 +91,7 @@ func (d *directHTTP) call(ctx context.Context, name string, args []byte, lim Lim
 	body = append(body, args...)
 	body = append(body, "}}"...)
 
-	resp, err := d.post(ctx, body, "application/json, text/event-stream")
+	resp, err := d.post(ctx, body)
 	if err != nil {
 		if ctx.Err() != nil {
 			d.cancelled(ctx, id)
@@ -233,15 +238,30 @@ type rpcResponse struct {
 	Error  *mcp.JSONRPCErrorDetails `json:"error"`
 }
 
-// post sends one message of the session.
-func (d *directHTTP) post(ctx context.Context, body []byte, accept string) (*http.Response, error) {
+// post sends one message of the session: through the pool with the head
+// ready built, else through net/http (which also refuses a header it
+// cannot send).
+func (d *directHTTP) post(ctx context.Context, body []byte) (*http.Response, error) {
+	if d.head != nil {
+		return d.pool.post(ctx, d.head, body)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	h := req.Header
+	maps.Copy(req.Header, d.requestHeaders())
+	return d.hc.Do(req)
+}
+
+// acceptBoth is the Accept of every POST of the session.
+const acceptBoth = "application/json, text/event-stream"
+
+// requestHeaders are the headers of the session's POSTs, as mcp-go sets
+// them: the configured ones last.
+func (d *directHTTP) requestHeaders() http.Header {
+	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	h.Set("Accept", accept)
+	h.Set("Accept", acceptBoth)
 	if s := d.tr.GetSessionId(); s != "" {
 		h.Set(transport.HeaderKeySessionID, s)
 	}
@@ -251,10 +271,22 @@ func (d *directHTTP) post(ctx context.Context, body []byte, accept string) (*htt
 	for k, v := range d.headers {
 		h.Set(k, v)
 	}
-	if d.pool != nil {
-		return d.pool.do(req)
+	return h
+}
+
+// ready is called once the session is initialized (its id and protocol
+// known): it builds the request head the pool sends every call with.
+func (d *directHTTP) ready() {
+	if d.pool == nil {
+		return
 	}
-	return d.hc.Do(req)
+	u, err := url.Parse(d.url)
+	if err != nil {
+		return
+	}
+	if head, ok := requestHead(u, d.requestHeaders()); ok {
+		d.head = head
+	}
 }
 
 func (d *directHTTP) readFailed(ctx context.Context, id string, err error) error {
@@ -331,7 +363,7 @@ func (d *directHTTP) refuse(ctx context.Context, m rpcResponse) {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
 	defer cancel()
-	if resp, err := d.post(rctx, msg, "application/json, text/event-stream"); err == nil {
+	if resp, err := d.post(rctx, msg); err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}

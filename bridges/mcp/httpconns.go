@@ -1,9 +1,15 @@
 package mcp
 
 import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
 	"bufio"
 	"context"
 	"errors"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"net"
 	"net/http"
@@ -137,11 +143,14 @@ func (p *connPool) close() {
 	}
 }
 
-// do sends req and returns its response, whose body must be closed: a body
-// read to its end gives the connection back to the pool. Ending req's
-// context ends the exchange at once.
-func (p *connPool) do(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
+// postRequest is what ReadResponse reads every answer to.
+var postRequest = &http.Request{Method: http.MethodPost}
+
+// post sends a POST of body, with the request line and headers head (as
+// requestHead builds them, Content-Length left out), and returns its
+// response, whose body must be closed: a body read to its end gives the
+// connection back to the pool. Ending ctx ends the exchange at once.
+func (p *connPool) post(ctx context.Context, head, body []byte) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -158,19 +167,54 @@ func (p *connPool) do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
-	}
+	c.bw.Write(head)
+	c.bw.WriteString("Content-Length: ")
+	c.bw.WriteString(strconv.Itoa(len(body)))
+	c.bw.WriteString("\r\n\r\n")
+	c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
 		return fail(err)
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := http.ReadResponse(c.br, postRequest)
 	if err != nil {
 		return fail(err)
 	}
 	resp.Body = &pooledBody{p: p, c: c, body: resp.Body, stop: stop, reuse: !resp.Close}
 	return resp, nil
 }
+
+// requestHead is the request line and headers of a POST to u with the
+// given headers (Host and User-Agent added), as net/http would write them,
+// without Content-Length. It reports false for a header net/http would
+// refuse to send.
+func requestHead(u *url.URL, headers http.Header) ([]byte, bool) {
+	b := make([]byte, 0, 256)
+	b = append(b, "POST "...)
+	b = append(b, u.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, u.Host...)
+	b = append(b, "\r\nUser-Agent: "...)
+	b = append(b, userAgent...)
+	b = append(b, "\r\n"...)
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return nil, false
+		}
+		for _, v := range headers[k] {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return nil, false
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, strings.TrimSpace(v)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b, true
+}
+
+// userAgent names the bridge to the servers it calls.
+const userAgent = "altar-gateway"
 
 // pooledBody is a response body on a pool connection.
 type pooledBody struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,19 +56,52 @@ func echoBody(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-func poolPost(t *testing.T, ctx context.Context, p *connPool, url, body string) (string, error) {
+func poolPost(t *testing.T, ctx context.Context, p *connPool, rawURL, body string) (string, error) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := p.do(req)
+	head, ok := requestHead(u, http.Header{"Content-Type": {"application/json"}})
+	if !ok {
+		t.Fatal("no request head")
+	}
+	resp, err := p.post(ctx, head, []byte(body))
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestRequestHead: the head the pool sends is the one net/http writes for
+// the same request (less Content-Length), and a header net/http would not
+// send makes none.
+func TestRequestHead(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:8080/a/mcp?x=1")
+	h := http.Header{"Content-Type": {"application/json"}, "Mcp-Session-Id": {"s-1"}, "X-Api": {"k"}}
+	head, ok := requestHead(u, h)
+	if !ok {
+		t.Fatal("no head")
+	}
+	req, _ := http.NewRequest(http.MethodPost, u.String(), strings.NewReader("{}"))
+	req.Header = h.Clone()
+	req.Header.Set("User-Agent", userAgent)
+	var want strings.Builder
+	if err := req.Write(&want); err != nil {
+		t.Fatal(err)
+	}
+	wantHead := strings.Replace(want.String(), "Content-Length: 2\r\n", "", 1)
+	wantHead = strings.TrimSuffix(wantHead, "\r\n{}")
+	if string(head) != wantHead {
+		t.Errorf("head:\n%q\nnet/http:\n%q", head, wantHead)
+	}
+	for _, bad := range []http.Header{{"X-Bad": {"a\r\nInjected: 1"}}, {"Bad Name": {"v"}}} {
+		if _, ok := requestHead(u, bad); ok {
+			t.Errorf("a head for %v", bad)
+		}
+	}
 }
 
 // TestConnPool: requests in turn share one connection; a connection the
