@@ -345,7 +345,11 @@ func appendResponse(b []byte, id json.RawMessage, res *mcpproto.CallToolResult) 
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, id...)
 	b = append(b, `,"result":{`...)
-	if res.Meta != nil {
+	if id, ok := onlyInvocationID(res.Meta); ok {
+		b = append(b, `"_meta":{"altar/invocation_id":`...)
+		b = appendString(b, id)
+		b = append(b, "},"...)
+	} else if res.Meta != nil {
 		m, err := json.Marshal(res.Meta)
 		if err != nil {
 			return b, err
@@ -388,6 +392,16 @@ func appendResponse(b []byte, id json.RawMessage, res *mcpproto.CallToolResult) 
 		b = append(b, m...)
 	}
 	return append(b, "}}\n"...), nil
+}
+
+// onlyInvocationID returns the invocation id when it is all m holds (a
+// successful call's _meta).
+func onlyInvocationID(m *mcpproto.Meta) (string, bool) {
+	if m == nil || m.ProgressToken != nil || len(m.AdditionalFields) != 1 {
+		return "", false
+	}
+	id, ok := m.AdditionalFields["altar/invocation_id"].(string)
+	return id, ok
 }
 
 // appendString appends s as a JSON string, escaped as encoding/json
