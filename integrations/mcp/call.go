@@ -55,15 +55,16 @@ func (f *Facade) call(ctx context.Context, req mcpproto.CallToolRequest) (*mcppr
 
 // callContext is the context a call runs in: it ends with the request
 // (ctx), the MCP session b (SSE serves a call detached from its request)
-// and the facade. done releases it.
+// and the facade (whose closing ends every session's context too). done
+// releases it.
 func (f *Facade) callContext(ctx context.Context, b *binding) (_ context.Context, done func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	stopClosing := context.AfterFunc(f.closing, cancel)
-	if b == nil {
-		return ctx, func() { stopClosing(); cancel() }
+	ends := f.closing
+	if b != nil {
+		ends = b.ctx
 	}
-	stopSession := context.AfterFunc(b.ctx, cancel)
-	return ctx, func() { stopSession(); stopClosing(); cancel() }
+	stop := context.AfterFunc(ends, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // streams reports whether a call of c is served as a stream. A bridged MCP

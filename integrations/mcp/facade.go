@@ -185,8 +185,9 @@ type binding struct {
 	altarID string
 	// owner is the principal that opened it; only it may use it.
 	owner string
-	// ctx ends with the MCP session: calls on transports that detach them
-	// from their request (SSE) are cancelled by it.
+	// ctx ends with the MCP session, or when the facade closes: calls on
+	// transports that detach them from their request (SSE) are cancelled
+	// by it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	// sse marks a session of the HTTP+SSE transport; out is the stdio

@@ -135,7 +135,7 @@ func (f *Facade) sseSessionID(ctx context.Context, _ *http.Request) (string, err
 // sessions' ALTAR ids are their own; stdio's is bound by ServeStdio before.
 func (f *Facade) sessionRegistered(rctx context.Context, s mcpserver.ClientSession) {
 	id := s.SessionID()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(f.closing)
 	b := &binding{altarID: id, owner: principalID(rctx), ctx: ctx, cancel: cancel}
 	b.touch()
 	if _, sse := f.sseIDs.LoadAndDelete(id); sse {

@@ -24,7 +24,7 @@ func (f *Facade) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	bctx, cancel := context.WithCancel(context.Background())
+	bctx, cancel := context.WithCancel(f.closing)
 	lw := &lockedWriter{w: out}
 	f.live.Store(stdioSessionID, &binding{altarID: altarID, owner: principalID(ctx), ctx: bctx, cancel: cancel, out: lw})
 	// mcp-go unregisters the session as Listen returns, which ends it; this
