@@ -303,9 +303,30 @@ func (r *record) session() *altarv1.Session {
 		s.Metadata = maps.Clone(r.metadata)
 	}
 	if r.security != nil {
-		s.SecurityContext = proto.Clone(r.security).(*altarv1.SecurityContext)
+		s.SecurityContext = cloneSecurity(r.security)
 	}
 	return s
+}
+
+// cloneSecurity is proto.Clone for a SecurityContext without reflection:
+// every session read copies it (TestCloneSecurity holds it to proto.Clone
+// for every field the message has).
+func cloneSecurity(sc *altarv1.SecurityContext) *altarv1.SecurityContext {
+	c := &altarv1.SecurityContext{
+		PrincipalId: sc.GetPrincipalId(),
+		TenantId:    sc.GetTenantId(),
+		AuthMethod:  sc.GetAuthMethod(),
+	}
+	if roles := sc.GetRoles(); roles != nil {
+		c.Roles = slices.Clone(roles)
+	}
+	if claims := sc.GetClaims(); claims != nil {
+		c.Claims = maps.Clone(claims)
+	}
+	if u := sc.ProtoReflect().GetUnknown(); len(u) > 0 {
+		c.ProtoReflect().SetUnknown(slices.Clone(u))
+	}
+	return c
 }
 
 // setTimestamp is timestamppb.New without the allocation.
