@@ -738,10 +738,6 @@ func (e *Engine) finish(c *call, res *altarv1.ToolResult, err *altarerr.Error, d
 		c.state = altarv1.InvocationState_INVOCATION_STATE_FAILED
 	}
 	c.mu.Unlock()
-	if c.hostID {
-		// Kept only for GetInvocation: no repeat reads it back.
-		c.compact()
-	}
 	e.calls.finish(c, now, dispatched, rerunnable)
 }
 

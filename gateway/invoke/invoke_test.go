@@ -91,7 +91,7 @@ func TestInvokeFillsTheCallAndTheResult(t *testing.T) {
 		t.Fatal("Invocation: not found")
 	}
 	if inv.GetState() != altarv1.InvocationState_INVOCATION_STATE_COMPLETED || inv.GetAttempts() != 1 ||
-		inv.GetRuntimeId() != "py-weather" || inv.GetSessionId() != "sess-1" || !proto.Equal(inv.GetResult(), res) {
+		inv.GetRuntimeId() != "py-weather" || inv.GetSessionId() != "sess-1" || inv.GetResult() != res {
 		t.Errorf("Invocation = %v", inv)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
@@ -26,17 +25,14 @@ type call struct {
 	created                      time.Time
 	deadline                     time.Time
 
-	mu        sync.Mutex
-	cancel    context.CancelFunc // nil once finished (drops the context)
-	state     altarv1.InvocationState
-	runtimeID string
-	attempts  uint32
-	started   time.Time
-	finished  time.Time
-	result    *altarv1.ToolResult
-	// resultWire is result in its wire form, once compact has run (result
-	// is then nil).
-	resultWire   []byte
+	mu           sync.Mutex
+	cancel       context.CancelFunc // nil once finished (drops the context)
+	state        altarv1.InvocationState
+	runtimeID    string
+	attempts     uint32
+	started      time.Time
+	finished     time.Time
+	result       *altarv1.ToolResult
 	err          *altarerr.Error
 	answered     bool // result is a runtime's (or the cache's) answer
 	cancelReason string
@@ -82,43 +78,9 @@ func (c *call) outcome() (*altarv1.ToolResult, *altarerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.answered {
-		return c.resultLocked(), nil
+		return c.result, nil
 	}
 	return nil, c.err
-}
-
-// maxCompactResult bounds the results compact stores as bytes: a larger
-// one is few objects per byte, and copying it would cost more than it saves.
-const maxCompactResult = 16 << 10
-
-// compact keeps a finished call's result in its wire form: a slice the
-// garbage collector need not scan, instead of a tree of messages. The
-// Host-id calls kept for GetInvocation were most of the Host's live heap
-// under load, and scanning them was a tenth of its CPU at 64 callers
-// (docs/performance.md). The result handed to the caller is not touched.
-func (c *call) compact() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.result == nil || proto.Size(c.result) > maxCompactResult {
-		return
-	}
-	b, err := proto.Marshal(c.result)
-	if err != nil {
-		return
-	}
-	c.resultWire, c.result = b, nil
-}
-
-// resultLocked is the call's result (a copy once compacted). c.mu held.
-func (c *call) resultLocked() *altarv1.ToolResult {
-	if c.resultWire == nil {
-		return c.result
-	}
-	r := &altarv1.ToolResult{}
-	if err := proto.Unmarshal(c.resultWire, r); err != nil {
-		return nil // cannot happen: the bytes are Marshal's
-	}
-	return r
 }
 
 // proto builds the Invocation record.
@@ -135,7 +97,7 @@ func (c *call) proto() *altarv1.Invocation {
 		Attempts:      c.attempts,
 		CreatedAt:     timestamppb.New(c.created),
 		Deadline:      timestamppb.New(c.deadline),
-		Result:        c.resultLocked(),
+		Result:        c.result,
 	}
 	if !c.started.IsZero() {
 		inv.StartedAt = timestamppb.New(c.started)
