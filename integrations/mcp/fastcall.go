@@ -316,13 +316,18 @@ func isJSON(contentType string) bool {
 // rebinding reports whether mcp-go's DNS rebinding protection refuses r: a
 // request on a loopback address whose Host header is not a loopback name.
 func rebinding(r *http.Request) bool {
-	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok || local == nil {
-		return false
+	var local bool
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		local = a.IP.IsLoopback()
+	case net.Addr:
+		local = loopbackHost(a.String())
 	}
-	return loopbackHost(local.String()) && !loopbackHost(r.Host)
+	return local && !loopbackHost(r.Host)
 }
 
+// loopbackHost reports whether addr, a host or host:port, names a loopback
+// interface, as mcp-go decides it.
 func loopbackHost(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
