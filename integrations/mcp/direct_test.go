@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/altar-gateway/altar/gateway"
 	mcpfacade "github.com/altar-gateway/altar/integrations/mcp"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -239,5 +240,36 @@ func TestDirectCallsWithMCPGoClient(t *testing.T) {
 	}
 	if mcpfacade.DirectCalls(f) != 1 {
 		t.Errorf("%d calls answered directly, want 1", mcpfacade.DirectCalls(f))
+	}
+}
+
+// panickingAPI is the Host with an Invoke that panics.
+type panickingAPI struct{ *gateway.Host }
+
+func (panickingAPI) Invoke(context.Context, *altarv1.InvokeRequest) (*altarv1.InvokeResponse, error) {
+	panic("a bug")
+}
+
+// TestDirectCallPanic: a panic while serving a direct call is answered as
+// an INTERNAL tool error (as mcp-go's recovery answers one), and the
+// facade goes on serving.
+func TestDirectCallPanic(t *testing.T) {
+	g := startGateway(t, nil)
+	f := mcpfacade.New(panickingAPI{g.Host})
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = f.Close(context.Background())
+	})
+	url := srv.URL + "/mcp"
+	session := rawSession(t, url)
+	for range 2 {
+		r := post(t, url, session, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}`)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"isError":true`) || !strings.Contains(string(r.body), "INTERNAL") {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+	}
+	if mcpfacade.DirectCalls(f) != 2 {
+		t.Errorf("%d calls answered directly, want 2", mcpfacade.DirectCalls(f))
 	}
 }

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -81,12 +82,7 @@ func (f *Facade) serveCallDirectly(w http.ResponseWriter, r *http.Request, mcpID
 		// mcp-go answers an unknown tool, and streams.
 		return false
 	}
-	var res *mcpproto.CallToolResult
-	if params, err := parseArguments(call.args, int(f.o.maxBody)); err != nil {
-		res = toolError(err)
-	} else {
-		res = f.invoke(ctx, mcpID, b.altarID, call.name, params, info.GetContract())
-	}
+	res := f.invokeRecovering(ctx, mcpID, b.altarID, call, info.GetContract())
 	out, err := appendResponse(make([]byte, 0, 256), call.id, res)
 	if err != nil {
 		out, _ = appendResponse(out[:0], call.id, toolError(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_INTERNAL, err, "encoding the result")))
@@ -98,6 +94,23 @@ func (f *Facade) serveCallDirectly(w http.ResponseWriter, r *http.Request, mcpID
 		f.o.log.Debug("mcp: writing a call's response", "error", err)
 	}
 	return true
+}
+
+// invokeRecovering runs a direct call and answers a panic in it as an
+// INTERNAL tool error, as mcp-go's recovery (WithRecovery) does for the
+// calls it serves.
+func (f *Facade) invokeRecovering(ctx context.Context, mcpID, sess string, call plainCall, c *altarv1.ToolContract) (res *mcpproto.CallToolResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.o.log.Error("mcp: a call panicked", "tool", call.name, "panic", p)
+			res = toolError(altarerr.New(altarv1.ErrorCode_ERROR_CODE_INTERNAL, "the gateway failed serving the call"))
+		}
+	}()
+	params, err := parseArguments(call.args, int(f.o.maxBody))
+	if err != nil {
+		return toolError(err)
+	}
+	return f.invoke(ctx, mcpID, sess, call.name, params, c)
 }
 
 // parsePlainCall reads body as a tools/call request that carries nothing
