@@ -179,7 +179,7 @@ func (p *connPool) post(ctx context.Context, head, body []byte) (*http.Response,
 	if err != nil {
 		return fail(err)
 	}
-	resp.Body = &pooledBody{p: p, c: c, body: resp.Body, stop: stop, reuse: !resp.Close}
+	resp.Body = &pooledBody{p: p, c: c, body: resp.Body, stop: stop, reuse: !resp.Close, length: resp.ContentLength}
 	return resp, nil
 }
 
@@ -218,17 +218,20 @@ const userAgent = "altar-gateway"
 
 // pooledBody is a response body on a pool connection.
 type pooledBody struct {
-	p     *connPool
-	c     *poolConn
-	body  io.ReadCloser
-	stop  func() bool
-	reuse bool // the server keeps the connection open
-	eof   bool
-	done  bool
+	p      *connPool
+	c      *poolConn
+	body   io.ReadCloser
+	stop   func() bool
+	reuse  bool  // the server keeps the connection open
+	length int64 // Content-Length, or -1
+	read   int64
+	eof    bool
+	done   bool
 }
 
 func (b *pooledBody) Read(x []byte) (int, error) {
 	n, err := b.body.Read(x)
+	b.read += int64(n)
 	if err == io.EOF {
 		b.eof = true
 	}
@@ -236,15 +239,17 @@ func (b *pooledBody) Read(x []byte) (int, error) {
 }
 
 // Close gives the connection back when the body was read to its end and
-// the context did not end the exchange; else it closes it.
+// the context did not end the exchange; else it closes it. It never waits
+// on the server: a body with bytes still to come (an event stream the
+// server keeps open, say) closes the connection.
 func (b *pooledBody) Close() error {
 	if b.done {
 		return nil
 	}
 	b.done = true
 	intact := b.stop() // false: the context ended and poisoned the deadline
-	if !b.eof {
-		// A body the caller left unread is not worth draining.
+	if !b.eof && b.length >= 0 && b.read == b.length {
+		// Every byte is in: net/http answers EOF without reading.
 		var one [1]byte
 		if n, err := b.body.Read(one[:]); n == 0 && err == io.EOF {
 			b.eof = true

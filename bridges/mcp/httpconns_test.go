@@ -2,7 +2,9 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // poolServer is a real net/http server on loopback that counts the
@@ -237,5 +242,58 @@ func TestNewConnPool(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("newConnPool(%q) dials %q, want %q", tt.url, got, tt.want)
 		}
+	}
+}
+
+// TestDirectCallStreamLeftOpen: a server that answers a call with an event
+// stream and keeps the stream open after the response (the specification
+// only says it should close it) has its answer read at once, and the
+// connection is closed rather than waited on.
+func TestDirectCallStreamLeftOpen(t *testing.T) {
+	hold := make(chan struct{})
+	s := startPoolServer(t, func(w http.ResponseWriter, r *http.Request) {
+		var msg struct{ ID json.RawMessage }
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}\n\n", msg.ID)
+		w.(http.Flusher).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}, time.Minute)
+	defer close(hold) // before the server's cleanup, which waits for the handler
+	tr, err := transport.NewStreamableHTTP(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &directHTTP{tr: tr, hc: &http.Client{}, url: s.url, pool: newConnPool(s.url)}
+	d.ready()
+	defer d.pool.close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type outcome struct {
+		res *mcp.CallToolResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, _, err := d.call(ctx, "echo", []byte(`{}`), DefaultLimits(), false)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil || o.res == nil || len(o.res.Content) != 1 {
+			t.Fatalf("call: %+v, %v", o.res, o.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call waited on a stream the server left open")
+	}
+	select {
+	case <-s.closed:
+	case <-ctx.Done():
+		t.Fatal("the connection of the open stream was not closed")
 	}
 }
