@@ -129,3 +129,54 @@ func (ks *KeySet) Authenticate(presented string) (Principal, error) {
 	}
 	return Principal{ID: found.ID, Role: found.Role, Method: "api_key"}, nil
 }
+
+// SchemeRole is the security requirement scheme whose scopes are roles:
+// the one requirement the Host itself can judge from an API key.
+const SchemeRole = "role"
+
+// MayCall reports whether the caller in ctx meets a tool's security
+// requirements. They are alternatives, as in OpenAPI (see
+// ToolContract.security_requirements): a caller holding every role of one
+// "role" requirement may call it (an admin key holds every role). A key
+// shows no other scheme's scopes, so when a tool lists "role"
+// requirements, only those admit; a tool with none is not restricted here.
+// A context without a principal (an in-process caller) is trusted.
+func MayCall(ctx context.Context, reqs []*altarv1.SecurityRequirement) bool {
+	p, ok := FromContext(ctx)
+	if !ok || p.Role == RoleAdmin {
+		return true
+	}
+	restricted := false
+	for _, req := range reqs {
+		if req.GetScheme() != SchemeRole {
+			continue
+		}
+		restricted = true
+		all := true
+		for _, role := range req.GetScopes() {
+			if Role(role) != p.Role {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return !restricted
+}
+
+// CallDenied is the PERMISSION_DENIED error for a caller that may not call
+// the tool name with these requirements: it names the roles that would.
+func CallDenied(ctx context.Context, name string, reqs []*altarv1.SecurityRequirement) *altarerr.Error {
+	var alts []string
+	for _, req := range reqs {
+		if req.GetScheme() == SchemeRole {
+			alts = append(alts, strings.Join(req.GetScopes(), " and "))
+		}
+	}
+	p, _ := FromContext(ctx)
+	return altarerr.New(altarv1.ErrorCode_ERROR_CODE_PERMISSION_DENIED,
+		"tool %q may be called with the role %s (an admin key holds every role); this key's role is %q",
+		name, strings.Join(alts, ", or "), p.Role).WithDetail("tool", name)
+}

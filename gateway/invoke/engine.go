@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/auth"
 	"github.com/altar-gateway/altar/gateway/schema"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -186,6 +187,9 @@ func (e *Engine) prepare(ctx context.Context, req *altarv1.InvokeRequest, stream
 		tgt.Name = tgt.Contract.GetName()
 	}
 	p.tgt = tgt
+	if reqs := tgt.Contract.GetSecurityRequirements(); len(reqs) > 0 && !auth.MayCall(ctx, reqs) {
+		return p, e.stamp(auth.CallDenied(ctx, tgt.Name, reqs), &p)
+	}
 	if stream && !tgt.Contract.GetSupportsStreaming() {
 		return p, e.stamp(altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST,
 			"tool %q does not support streaming; call Invoke", tgt.Name).WithDetail("tool", tgt.Name), &p)

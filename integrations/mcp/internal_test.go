@@ -1,47 +1,11 @@
 package mcp
 
 import (
-	"context"
 	"testing"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
-	"github.com/altar-gateway/altar/gateway/auth"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
-
-// TestAllowed: a "role" requirement admits a key holding its roles (an
-// admin key holds every role); other schemes and in-process callers are not
-// restricted by the facade.
-func TestAllowed(t *testing.T) {
-	role := func(scopes ...string) *altarv1.SecurityRequirement {
-		return &altarv1.SecurityRequirement{Scheme: "role", Scopes: scopes}
-	}
-	as := func(r auth.Role) context.Context {
-		return auth.WithPrincipal(context.Background(), auth.Principal{ID: "k", Role: r, Method: "api_key"})
-	}
-	tests := []struct {
-		name string
-		ctx  context.Context
-		reqs []*altarv1.SecurityRequirement
-		want bool
-	}{
-		{"no requirement", as(auth.RoleClient), nil, true},
-		{"other scheme", as(auth.RoleClient), []*altarv1.SecurityRequirement{{Scheme: "oauth2", Scopes: []string{"x"}}}, true},
-		{"client needs admin", as(auth.RoleClient), []*altarv1.SecurityRequirement{role("admin")}, false},
-		{"admin holds every role", as(auth.RoleAdmin), []*altarv1.SecurityRequirement{role("client")}, true},
-		{"client role", as(auth.RoleClient), []*altarv1.SecurityRequirement{role("client")}, true},
-		{"one of two alternatives", as(auth.RoleClient), []*altarv1.SecurityRequirement{role("admin"), role("client")}, true},
-		{"all roles of one", as(auth.RoleClient), []*altarv1.SecurityRequirement{role("client", "admin")}, false},
-		{"in process", context.Background(), []*altarv1.SecurityRequirement{role("admin")}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := allowed(tt.ctx, &altarv1.ToolContract{SecurityRequirements: tt.reqs}); got != tt.want {
-				t.Fatalf("allowed = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
 
 // TestParseArguments: arguments are an object (or null), parsed exactly and
 // within the limit; anything else is INVALID_ARGUMENTS or PAYLOAD_TOO_LARGE.

@@ -139,33 +139,10 @@ func outputSchema(c *altarv1.ToolContract) (json.RawMessage, error) {
 	}
 }
 
-// allowed reports whether the caller's key may call a contract. A contract
-// with "role" security requirements may be called by a caller holding every
-// role of one of them (an admin key holds every role); other schemes, and
-// callers in process (no principal), are not restricted here.
+// allowed reports whether the caller's key may call a contract
+// (auth.MayCall; the engine refuses the call otherwise).
 func allowed(ctx context.Context, c *altarv1.ToolContract) bool {
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Role == auth.RoleAdmin {
-		return true
-	}
-	restricted := false
-	for _, req := range c.GetSecurityRequirements() {
-		if req.GetScheme() != "role" {
-			continue
-		}
-		restricted = true
-		all := true
-		for _, role := range req.GetScopes() {
-			if auth.Role(role) != p.Role {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return !restricted
+	return auth.MayCall(ctx, c.GetSecurityRequirements())
 }
 
 // visible lists the tools the request's session and key may use now: those
