@@ -247,7 +247,7 @@ func printServing(w io.Writer, h *gateway.Host, file *config.File) {
 	fmt.Fprintf(w, "altar: serving gRPC on %s (%s mode, %d trusted contracts, GOMAXPROCS=%d)\n",
 		h.GRPCAddr(), h.Registry().Mode(), len(trusted), goruntime.GOMAXPROCS(0))
 	if addr := h.HTTPAddr(); addr != "" {
-		fmt.Fprintf(w, "altar: serving HTTP on http://%s (the API under /v1/, /healthz, /readyz)\n", addr)
+		fmt.Fprintf(w, "altar: serving HTTP on http://%s (the API under /v1/, MCP at /mcp, /healthz, /readyz)\n", addr)
 	}
 	names := make([]string, 0, len(trusted))
 	for _, c := range trusted {
