@@ -70,6 +70,7 @@ type options struct {
 	maxBody        int64
 	maxResult      int
 	sessionIdleTTL time.Duration
+	toolsPoll      time.Duration
 	name, version  string
 }
 
@@ -134,6 +135,17 @@ func WithSessionIdleTTL(d time.Duration) Option {
 	})
 }
 
+// WithToolsPollInterval sets how often the facade looks for a change in
+// the tools, to tell stdio and SSE clients (notifications/tools/
+// list_changed; default one second).
+func WithToolsPollInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.toolsPoll = d
+		}
+	})
+}
+
 // WithServerInfo sets the name and version the facade reports to clients
 // at initialize.
 func WithServerInfo(name, version string) Option {
@@ -178,6 +190,9 @@ type Facade struct {
 	// sweeping is closed when the idle sweeper (started with the HTTP
 	// transports) has stopped; nil when it never started.
 	sweeping chan struct{}
+	// watching is closed when the tools watcher (listchanged.go) has
+	// stopped; nil when it never started.
+	watching chan struct{}
 }
 
 // binding is one live MCP session.
@@ -211,6 +226,7 @@ func New(api API, opts ...Option) *Facade {
 		maxBody:        DefaultMaxBodyBytes,
 		maxResult:      DefaultMaxResultBytes,
 		sessionIdleTTL: DefaultSessionIdleTTL,
+		toolsPoll:      toolsPollInterval,
 		name:           "altar",
 		version:        "dev",
 	}
@@ -226,10 +242,11 @@ func New(api API, opts ...Option) *Facade {
 	hooks.AddOnRequestInitialization(f.checkRequest)
 	hooks.AddBeforeListTools(f.beforeListTools)
 	hooks.AddBeforeCallTool(f.beforeCallTool)
+	hooks.AddAfterInitialize(f.initialized)
 	f.srv = mcpserver.NewMCPServer(o.name, o.version,
-		// The tool set is the Host's and changes as runtimes come and go;
-		// the facade has no event to announce it with, so it does not
-		// promise list_changed notifications.
+		// The tool set is the Host's and changes as runtimes come and go.
+		// Only stdio and SSE clients are told (listchanged.go), so the
+		// capability is declared to them alone, at initialize.
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithToolFilter(f.filterTools),
 		mcpserver.WithPaginationLimit(o.pageSize),
@@ -371,10 +388,13 @@ func (f *Facade) Close(ctx context.Context) error {
 	}
 	f.closed = true
 	f.closeAll()
-	streamable, sse, sweeping := f.streamable, f.sse, f.sweeping
+	streamable, sse, sweeping, watching := f.streamable, f.sse, f.sweeping, f.watching
 	f.mu.Unlock()
 	if sweeping != nil {
 		<-sweeping
+	}
+	if watching != nil {
+		<-watching
 	}
 	var err error
 	if streamable != nil {
@@ -400,5 +420,6 @@ var (
 	_ mcpserver.ToolFilterFunc                                                          = (*Facade)(nil).filterTools
 	_ mcpserver.SessionIdManagerResolver                                                = (*Facade)(nil)
 	_ mcpserver.OnBeforeListToolsFunc                                                   = (*Facade)(nil).beforeListTools
+	_ mcpserver.OnAfterInitializeFunc                                                   = (*Facade)(nil).initialized
 	_ func(context.Context, mcpproto.CallToolRequest) (*mcpproto.CallToolResult, error) = (*Facade)(nil).call
 )

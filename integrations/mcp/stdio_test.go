@@ -5,12 +5,14 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpproto "github.com/mark3labs/mcp-go/mcp"
 
 	facade "github.com/altar-gateway/altar/integrations/mcp"
+	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
@@ -78,3 +80,63 @@ func TestStdio(t *testing.T) {
 type nilReader struct{}
 
 func (nilReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// TestToolsListChanged: a stdio client is told (listChanged at initialize,
+// then notifications/tools/list_changed) when the tools it may list change,
+// here when a runtime comes to serve a trusted contract none served; it then
+// lists the new tool. A streamable HTTP client is not promised the
+// notification (the facade offers it no stream).
+func TestToolsListChanged(t *testing.T) {
+	g := startGateway(t, nil)
+	f := facade.New(g.Host, facade.WithToolsPollInterval(10*time.Millisecond))
+	defer f.Close(context.Background())
+	clientIn, serverOut := io.Pipe()
+	serverIn, clientOut := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- f.ServeStdio(context.Background(), serverIn, serverOut)
+		serverOut.Close()
+	}()
+	defer func() {
+		clientOut.Close()
+		<-served
+	}()
+	c := client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(nilReader{})), client.WithProtocolVersion(legacy))
+	changed := make(chan struct{}, 16)
+	c.OnNotification(func(n mcpproto.JSONRPCNotification) {
+		if n.Method == string(mcpproto.MethodNotificationToolsListChanged) {
+			changed <- struct{}{}
+		}
+	})
+	if err := c.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	init, err := c.Initialize(ctxT(t), initRequest(legacy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if init.Capabilities.Tools == nil || !init.Capabilities.Tools.ListChanged {
+		t.Fatalf("stdio: tools capability %+v, want listChanged", init.Capabilities.Tools)
+	}
+
+	attach(t, g.Host, "late", []sdk.Tool{sdk.Func("unserved", "Now served.", func(context.Context, struct{}) (string, error) { return "ok", nil },
+		sdk.WithContractVersion("1.0.0"))})
+	select {
+	case <-changed:
+	case <-ctxT(t).Done():
+		t.Fatal("no notifications/tools/list_changed after a runtime came")
+	}
+	res, err := c.ListTools(ctxT(t), mcpproto.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(toolNames(res.Tools), "unserved") {
+		t.Fatalf("tools after the change = %v", toolNames(res.Tools))
+	}
+
+	httpClient := connect(t, g.url, legacy, "")
+	if caps := httpClient.GetServerCapabilities(); caps.Tools == nil || caps.Tools.ListChanged {
+		t.Errorf("streamable HTTP: tools capability %+v, want no listChanged", caps.Tools)
+	}
+}
