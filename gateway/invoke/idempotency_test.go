@@ -225,6 +225,29 @@ func TestInvocationsAreBounded(t *testing.T) {
 	}
 }
 
+// TestHostGeneratedIDsAreCapped: however large the bound, at most 1,024
+// calls with Host-generated ids are remembered (each holds its result for
+// the garbage collector to scan), the newest among them.
+func TestHostGeneratedIDsAreCapped(t *testing.T) {
+	h := newHarness(t, weatherContract(), []*invoketest.Conn{invoketest.NewConn("r1")})
+	var ids []string
+	for range 4000 {
+		ids = append(ids, mustInvoke(h, weatherReq("", "Oslo")).GetInvocationId())
+	}
+	kept := 0
+	for _, id := range ids {
+		if _, ok := h.engine.Invocation(id); ok {
+			kept++
+		}
+	}
+	if kept > 1024 || kept < 512 {
+		t.Errorf("kept %d of 4000 calls with Host-generated ids under the default bound, want at most 1024 (and not far fewer)", kept)
+	}
+	if _, ok := h.engine.Invocation(ids[len(ids)-1]); !ok {
+		t.Error("the newest call was forgotten")
+	}
+}
+
 // Calls without an invocation_id get one from the Host; no client can
 // repeat it, so fewer of them are remembered, and they never push out the
 // calls whose ids clients chose.

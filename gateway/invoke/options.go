@@ -113,8 +113,9 @@ func WithIdempotencyWindow(d time.Duration) Option {
 // bound is reached the oldest finished ones are forgotten before their
 // window ends (a repeat of a forgotten invocation_id runs again). Running
 // invocations are never forgotten. Invocations whose id the Host generated
-// (no client can repeat them) are kept only for GetInvocation, at most a
-// tenth of n of them. Default DefaultMaxInvocations.
+// (no client can repeat them) are kept only for GetInvocation: the most
+// recent of them, at most a tenth of n and at most 1,024. Default
+// DefaultMaxInvocations.
 func WithMaxInvocations(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {

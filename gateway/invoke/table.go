@@ -123,6 +123,10 @@ const (
 
 const tableShards = 64
 
+// maxHostPerShard bounds a shard's finished calls with Host-generated ids:
+// 1,024 in all.
+const maxHostPerShard = 16
+
 // table holds every call by invocation id, sharded to keep the hot path off
 // one lock. Finished calls are remembered until their window ends, in
 // per-shard FIFOs ordered by finish time (the window is the same for all, so
@@ -131,10 +135,11 @@ const tableShards = 64
 //
 // A call whose id the Host generated can never be repeated by a client; it
 // is remembered only so GetInvocation can report it, in a FIFO of its own
-// with a tenth of the bound. Keeping every such call for the whole window
-// made the table the largest thing on the heap under load (a hundred
-// thousand results for the garbage collector to scan, measured at about a
-// tenth of the Host's CPU at 64 callers).
+// with a tenth of the bound, and at most maxHostPerShard per shard. Keeping
+// every such call for the whole window made the table the largest thing on
+// the heap under load (a hundred thousand results for the garbage collector
+// to scan, measured at about a tenth of the Host's CPU at 64 callers); a
+// tenth of the default bound still cost 12% of it behind the MCP bridge.
 type table struct {
 	seed         maphash.Seed
 	window       time.Duration
@@ -186,7 +191,7 @@ func newTable(window time.Duration, maxEntries int) *table {
 	if t.perShard < 1 {
 		t.perShard = 1
 	}
-	t.hostPerShard = max(t.perShard/10, 1)
+	t.hostPerShard = min(max(t.perShard/10, 1), maxHostPerShard)
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*call)
 	}
