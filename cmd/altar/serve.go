@@ -21,6 +21,7 @@ import (
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/config"
 	"github.com/altar-gateway/altar/gateway/runtime"
+	"github.com/altar-gateway/altar/internal/gcfloor"
 	"github.com/altar-gateway/altar/plugins/examples/calculator/calc"
 	"github.com/altar-gateway/altar/plugins/sdk"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -169,7 +170,7 @@ func serve(cmd *cobra.Command, sf serveFlags, env []string) error {
 		os.Exit(exitSecondSignal)
 	})
 	defer stopSignals()
-	defer startGCFloor(ctx, file.GCHeapFloorMB, log)()
+	defer gcfloor.Start(ctx, file.GCHeapFloorMB, log)()
 
 	h, err := gateway.New(cfg)
 	if err != nil {

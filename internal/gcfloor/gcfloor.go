@@ -2,8 +2,11 @@ package gcfloor
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -61,5 +64,25 @@ func Run(ctx context.Context, floor uint64, interval time.Duration) {
 		case <-t.C:
 			adjust()
 		}
+	}
+}
+
+// Start runs Run in a goroutine of its own with a floor of mb MiB, unless
+// mb is 0 or the GOGC variable is set (the operator's choice wins, and is
+// logged). stop ends it, waits for it and puts GOGC back.
+func Start(ctx context.Context, mb int, log *slog.Logger) (stop func()) {
+	if mb <= 0 {
+		return func() {}
+	}
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		log.Info("GOGC is set: gc_heap_floor_mb is not applied", "GOGC", v)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { Run(ctx, uint64(mb)<<20, DefaultInterval) })
+	return func() {
+		cancel()
+		wg.Wait()
 	}
 }

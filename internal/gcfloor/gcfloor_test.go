@@ -1,10 +1,13 @@
 package gcfloor
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +72,27 @@ func gogc() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
 	return int(s[0].Value.Uint64())
+}
+
+// TestStartLeavesAnOperatorsGOGC: with the GOGC variable set, or a floor
+// of 0, Start changes nothing (and says so when GOGC is set).
+func TestStartLeavesAnOperatorsGOGC(t *testing.T) {
+	before := debug.SetGCPercent(77)
+	defer debug.SetGCPercent(before)
+	runtime.GC()
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+
+	stop := Start(context.Background(), 0, log)
+	stop()
+	if p := gogc(); p != 77 || logged.Len() != 0 {
+		t.Errorf("a floor of 0: GOGC %d (want 77), log %q", p, logged.String())
+	}
+
+	t.Setenv("GOGC", "77")
+	stop = Start(context.Background(), 1<<20, log)
+	stop()
+	if p := gogc(); p != 77 || !strings.Contains(logged.String(), "GOGC is set") {
+		t.Errorf("GOGC set: GOGC %d (want the operator's 77), log %q", p, logged.String())
+	}
 }

@@ -65,16 +65,8 @@ func run() error {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, gogc := os.LookupEnv("GOGC"); *gcFloor > 0 && !gogc {
-		gctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			gcfloor.Run(gctx, uint64(*gcFloor)<<20, gcfloor.DefaultInterval)
-		}()
-		defer func() { cancel(); <-done }()
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	defer gcfloor.Start(ctx, *gcFloor, log)()
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
