@@ -2,14 +2,11 @@ package gateway_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/altar-gateway/altar/gateway"
@@ -46,27 +43,19 @@ func TestRoleRequirementsGovernCalls(t *testing.T) {
 	if err := os.WriteFile(manifest, []byte(rolesManifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := gateway.DefaultConfig()
-	cfg.GRPCAddr = "127.0.0.1:0"
-	cfg.ManifestPaths = []string{manifest}
-	cfg.Keys = []auth.Key{
-		{ID: "app", Role: auth.RoleClient, Hash: auth.HashKey("client-key")},
-		{ID: "ops", Role: auth.RoleAdmin, Hash: auth.HashKey("admin-key")},
-	}
-	h, err := gateway.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = h.Close(context.Background()) }()
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.ManifestPaths = []string{manifest}
+		c.Keys = []auth.Key{
+			{ID: "app", Role: auth.RoleClient, Hash: auth.HashKey("client-key")},
+			{ID: "ops", Role: auth.RoleAdmin, Hash: auth.HashKey("admin-key")},
+		}
+	})
 
 	answer := func(context.Context, struct{}) (string, error) { return "done", nil }
 	handler, err := sdk.NewHandler([]sdk.Tool{
 		sdk.Func("rotate_keys", "Rotate the keys.", answer, sdk.WithContractVersion("1.0.0")),
 		sdk.Func("whoami", "Answer.", answer, sdk.WithContractVersion("1.0.0")),
-	}, sdk.WithLogger(slog.New(slog.DiscardHandler)))
+	}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,15 +66,9 @@ func TestRoleRequirementsGovernCalls(t *testing.T) {
 		t.Fatalf("attach = %v", resp)
 	}
 
-	cc, err := grpc.NewClient(h.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	host := altarv1.NewHostServiceClient(cc)
 	call := func(key, tool string) (*altarv1.InvokeResponse, error) {
 		ctx := metadata.AppendToOutgoingContext(ctxT(t), "authorization", "Bearer "+key)
-		return host.Invoke(ctx, &altarv1.InvokeRequest{ToolName: tool})
+		return h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: tool})
 	}
 
 	for _, tt := range []struct {

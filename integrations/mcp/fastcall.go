@@ -53,10 +53,11 @@ type callParams struct {
 }
 
 // serveCallDirectly answers r when it is a plain tools/call in the live
-// MCP session mcpID, bound to b (see above), and reports whether it did.
-// When it did not, r is as it came, its body read and put back for mcp-go.
+// MCP session mcpID, bound to b and owned by r's caller (serveHTTP checks
+// both), and reports whether it did. When it did not, r is as it came, its
+// body read and put back for mcp-go.
 func (f *Facade) serveCallDirectly(w http.ResponseWriter, r *http.Request, mcpID string, b *binding) bool {
-	if b == nil || b.sse || b.out != nil || b.owner != principalID(r.Context()) ||
+	if b.sse || b.out != nil ||
 		!legacyVersion(r.Header.Get(mcpproto.HeaderProtocolVersion)) ||
 		!isJSON(r.Header.Get("Content-Type")) || rebinding(r) {
 		return false

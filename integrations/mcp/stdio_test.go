@@ -22,14 +22,7 @@ func TestStdio(t *testing.T) {
 	g := startGateway(t, nil)
 	f := facade.New(g.Host)
 	defer f.Close(context.Background())
-	clientIn, serverOut := io.Pipe()
-	serverIn, clientOut := io.Pipe()
-	served := make(chan error, 1)
-	go func() {
-		served <- f.ServeStdio(context.Background(), serverIn, serverOut)
-		serverOut.Close()
-	}()
-	c := client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(nilReader{})), client.WithProtocolVersion(legacy))
+	c, hangUp := stdioClient(t, f)
 	if err := c.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -57,22 +50,42 @@ func TestStdio(t *testing.T) {
 	if n := len(sessions.GetSessions()); n != 1 || sessions.GetSessions()[0].GetMetadata()["mcp.transport"] != "stdio" {
 		t.Fatalf("sessions = %v, want the one stdio session", sessions.GetSessions())
 	}
-	clientOut.Close()
-	_ = c.Close()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("ServeStdio: %v", err)
-		}
-	case <-ctxT(t).Done():
-		t.Fatal("ServeStdio did not return when stdin closed")
+	if err := hangUp(); err != nil {
+		t.Fatalf("ServeStdio: %v", err)
 	}
+	_ = c.Close()
 	sessions, err = g.ListSessions(ctxT(t), &altarv1.ListSessionsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(sessions.GetSessions()); n != 0 {
 		t.Fatalf("%d sessions left after stdin closed", n)
+	}
+}
+
+// stdioClient serves f over a pair of pipes (f.ServeStdio) and returns an
+// mcp-go client at their other ends, not started, and hangUp: it closes
+// the client's output (the server's stdin) and returns what ServeStdio
+// returned, failing the test if it does not return.
+func stdioClient(t *testing.T, f *facade.Facade) (c *client.Client, hangUp func() error) {
+	t.Helper()
+	clientIn, serverOut := io.Pipe()
+	serverIn, clientOut := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- f.ServeStdio(context.Background(), serverIn, serverOut)
+		serverOut.Close()
+	}()
+	c = client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(nilReader{})), client.WithProtocolVersion(legacy))
+	return c, func() error {
+		clientOut.Close()
+		select {
+		case err := <-served:
+			return err
+		case <-ctxT(t).Done():
+			t.Fatal("ServeStdio did not return when stdin closed")
+			return nil
+		}
 	}
 }
 
@@ -90,18 +103,8 @@ func TestToolsListChanged(t *testing.T) {
 	g := startGateway(t, nil)
 	f := facade.New(g.Host, facade.WithToolsPollInterval(10*time.Millisecond))
 	defer f.Close(context.Background())
-	clientIn, serverOut := io.Pipe()
-	serverIn, clientOut := io.Pipe()
-	served := make(chan error, 1)
-	go func() {
-		served <- f.ServeStdio(context.Background(), serverIn, serverOut)
-		serverOut.Close()
-	}()
-	defer func() {
-		clientOut.Close()
-		<-served
-	}()
-	c := client.NewClient(transport.NewIO(clientIn, clientOut, io.NopCloser(nilReader{})), client.WithProtocolVersion(legacy))
+	c, hangUp := stdioClient(t, f)
+	defer func() { _ = hangUp() }()
 	changed := make(chan struct{}, 16)
 	c.OnNotification(func(n mcpproto.JSONRPCNotification) {
 		if n.Method == string(mcpproto.MethodNotificationToolsListChanged) {
