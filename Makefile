@@ -42,7 +42,9 @@ lint:
 	$(TOOLS) staticcheck $(PKGS)
 	$(TOOLS) buf lint
 
-## proto: regenerate the Go code beside proto/altar/v1/*.proto (offline).
+## proto: regenerate the Go (proto/), Python (examples/python-runtime/gen) and
+## JavaScript + .d.ts (examples/node-runtime/gen) code from the protos. It first
+## runs npm ci in examples/node-runtime when protoc-gen-es is missing (network).
 proto:
 	@# protoc-gen-es for the Node.js runtime comes from its lockfile.
 	@test -x examples/node-runtime/node_modules/.bin/protoc-gen-es || \

@@ -12,8 +12,8 @@
 //
 // The suite is the package's tests (go test ./e2e/conformance): for each
 // runtime and mode it starts a real Host on loopback (STRICT mode, the
-// conformance manifest, heartbeats every 200ms with a 1s timeout) and the
-// runtime as a real process, then runs every check as a subtest through
+// conformance manifest, heartbeats every 200ms with a 2.5s timeout) and
+// the runtime as a real process, then runs every check as a subtest through
 // real gRPC calls to the Host API. After the run it prints the
 // compatibility matrix (checks by runtime and mode: pass, FAIL or not run)
 // and the measured timings; -update-matrix writes the matrix into
