@@ -1,0 +1,205 @@
+package gateway_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/altar-gateway/altar/gateway"
+	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/audit"
+	"github.com/altar-gateway/altar/plugins/sdk"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
+)
+
+// within waits for a value on ch for at most testTimeout.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testTimeout):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// serveTools connects an SDK runtime serving exactly tools and waits until
+// the Host routes at least one of them.
+func serveTools(t *testing.T, h *testHost, id string, tools []sdk.Tool, opts ...sdk.Option) {
+	t.Helper()
+	rt, err := sdk.New(id, tools, append([]sdk.Option{quiet}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = rt.Serve(ctx, h.GRPCAddr())
+	}()
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { cancel(); <-done }) })
+	waitUntil(t, func() bool {
+		f := rt.Status().Fulfilment
+		return f != nil && len(f.Accepted) > 0
+	})
+}
+
+// invokeReply is one Invoke made on another goroutine.
+type invokeReply struct {
+	resp *altarv1.InvokeResponse
+	err  error
+}
+
+func goInvoke(h *testHost, req *altarv1.InvokeRequest) <-chan invokeReply {
+	out := make(chan invokeReply, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		resp, err := h.client.Invoke(ctx, req)
+		out <- invokeReply{resp, err}
+	}()
+	return out
+}
+
+// The reload's changes to testdata/host.yaml: block gets a new version
+// whose tag is at most 3 characters, and a new contract, shout, is trusted.
+const (
+	blockBefore = `  - name: block
+    version: 1.0.0
+    description: Wait until cancelled; not idempotent.
+    parameters: { type: object, properties: { tag: { type: string } } }
+`
+	blockAfter = `  - name: block
+    version: 1.1.0
+    description: Wait until cancelled; not idempotent. Short tags only.
+    parameters: { type: object, properties: { tag: { type: string, max_length: 3 } } }
+
+  - name: shout
+    version: 1.0.0
+    description: Upper-case a word.
+    parameters: { type: object, properties: { word: { type: string } }, required: [word] }
+    return_type: { type: string }
+`
+)
+
+// A manifest reload that changes the very contract a call is running
+// under does not drop the call: the runtime's answer, arriving after the
+// reload, reaches the caller. Calls made after the reload are validated
+// against, and routed by, the reloaded contracts.
+func TestReloadKeepsCallsInFlight(t *testing.T) {
+	orig, err := os.ReadFile("testdata/host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(orig), blockBefore) {
+		t.Fatal("testdata/host.yaml no longer defines block as this test expects; update blockBefore")
+	}
+	path := filepath.Join(t.TempDir(), "host.yaml")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := &audit.Recorder{}
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.ManifestPaths = []string{path}
+		c.AuditSink = rec
+	})
+	tlA := newTools()
+	startRuntime(t, h, "rt-a", tlA)
+	ctx := ctxT(t)
+
+	inFlight := goInvoke(h, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", "in-flight")})
+	if got := within(t, tlA.started, "the call to start on rt-a"); got != "rt-a:in-flight" {
+		t.Fatalf("started %q", got)
+	}
+
+	changed := strings.Replace(string(orig), blockBefore, blockAfter, 1)
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload, err := h.client.ReloadManifests(ctx, &altarv1.ReloadManifestsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(reload.GetLoaded(), "block@1.1.0") || !slices.Contains(reload.GetLoaded(), "shout@1.0.0") ||
+		!slices.Equal(reload.GetRemoved(), []string{"block@1.0.0"}) {
+		t.Fatalf("reload = %v", reload)
+	}
+
+	// rt-a's binding to block@1.0.0 is gone: no new call reaches it ...
+	if _, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "rt-a/block", Parameters: args("tag", "x")}); altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND {
+		t.Fatalf("rt-a/block after the reload: %v, want TOOL_NOT_FOUND", err)
+	}
+	// ... but the call it is running is still waiting for its answer.
+	select {
+	case r := <-inFlight:
+		t.Fatalf("the call in flight ended with the reload: %v, %v", r.resp, r.err)
+	default:
+	}
+	close(tlA.release)
+	r := within(t, inFlight, "the call in flight to finish")
+	if r.err != nil {
+		t.Fatalf("the call in flight failed: %v", r.err)
+	}
+	if got := r.resp.GetResult().GetPayload().GetStringValue(); got != "released by rt-a" || r.resp.GetResult().GetRuntimeId() != "rt-a" {
+		t.Fatalf("the call in flight answered %v", r.resp.GetResult())
+	}
+	inv, err := h.client.GetInvocation(ctx, &altarv1.GetInvocationRequest{InvocationId: r.resp.GetResult().GetInvocationId()})
+	if err != nil || inv.GetInvocation().GetState() != altarv1.InvocationState_INVOCATION_STATE_COMPLETED {
+		t.Fatalf("invocation = %v, %v", inv, err)
+	}
+
+	// A contract the reload left alone keeps its binding.
+	if resp, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "rt-a/echo", Parameters: args("message", "still")}); err != nil || resp.GetResult().GetPayload().GetStringValue() != "still" {
+		t.Fatalf("rt-a/echo after the reload: %v, %v", resp, err)
+	}
+	// New calls are checked against block@1.1.0: a tag the old contract
+	// accepted is now too long.
+	_, err = h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", "too-long")})
+	if e := altarerr.From(err); e.Code != altarv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENTS || len(e.Fields) != 1 || e.Fields[0].GetPath() != "/tag" {
+		t.Fatalf("a call against the reloaded block: %v, want INVALID_ARGUMENTS at /tag", err)
+	}
+	info, err := h.client.GetContract(ctx, &altarv1.GetContractRequest{ToolName: "block"})
+	if err != nil || info.GetTool().GetContract().GetVersion() != "1.1.0" {
+		t.Fatalf("GetContract(block) = %v, %v", info, err)
+	}
+
+	// A runtime that fulfils after the reload serves the new contracts.
+	tlB := newTools()
+	close(tlB.release)
+	shout := sdk.Func("shout", "Upper-case a word.", func(_ context.Context, in struct {
+		Word string `json:"word"`
+	}) (string, error) {
+		return strings.ToUpper(in.Word), nil
+	})
+	serveTools(t, h, "rt-b", append(tlB.list("rt-b"), shout))
+	waitUntil(t, func() bool { _, err := h.Registry().Resolve("", "rt-b/shout"); return err == nil })
+	resp, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "shout", Parameters: args("word", "hey")})
+	if err != nil || resp.GetResult().GetPayload().GetStringValue() != "HEY" {
+		t.Fatalf("shout: %v, %v", resp, err)
+	}
+	resp, err = h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", "new")})
+	if err != nil || resp.GetResult().GetRuntimeId() != "rt-b" {
+		t.Fatalf("block@1.1.0: %v, %v; want it served by rt-b", resp, err)
+	}
+
+	// The reload and the binding it dropped are audited.
+	var reloaded, unbound bool
+	for _, e := range rec.Events() {
+		switch {
+		case e.Kind == audit.KindManifestReload:
+			reloaded = e.Outcome == "accepted" && e.Detail["removed"] == "block@1.0.0"
+		case e.Kind == audit.KindContractUnbind && e.RuntimeID == "rt-a" && e.Tool == "block":
+			unbound = e.Version == "1.0.0"
+		}
+	}
+	if !reloaded || !unbound {
+		t.Fatalf("audit events %v lack the reload or rt-a's unbinding of block", rec.Kinds())
+	}
+}
