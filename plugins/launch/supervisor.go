@@ -327,11 +327,8 @@ func (p *plugin) run() {
 			p.log.Error("plugin restart budget used up; not restarting it", "error", e)
 			return
 		}
-		if now.Sub(began) >= pol.MaxBackoff {
-			failures = 0
-		}
-		delay := backoff(failures, pol.MinBackoff, pol.MaxBackoff)
-		failures++
+		var delay time.Duration
+		delay, failures = restartDelay(pol, failures, now.Sub(began))
 		p.set(StateRestarting, 0, err)
 		p.log.Warn("plugin ended; restarting it", "error", err, "retry_in", delay)
 		t := time.NewTimer(delay)
@@ -351,6 +348,17 @@ func (p *plugin) run() {
 		p.st.Restarts++
 		p.mu.Unlock()
 	}
+}
+
+// restartDelay is the delay before restarting a plugin whose run lasted
+// ran, after failures consecutive short runs before it, and the count of
+// consecutive short runs that includes this one. A run that lasted
+// MaxBackoff or longer starts the doubling again from MinBackoff.
+func restartDelay(pol RestartPolicy, failures int, ran time.Duration) (delay time.Duration, next int) {
+	if ran >= pol.MaxBackoff {
+		failures = 0
+	}
+	return backoff(failures, pol.MinBackoff, pol.MaxBackoff), failures + 1
 }
 
 // backoff is the delay before restart n (from 0): min doubled n times,

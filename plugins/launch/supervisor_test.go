@@ -303,6 +303,55 @@ func TestRestartBudgetLeavesThePluginDown(t *testing.T) {
 	}
 }
 
+// TestRestartsBackOffExponentially: the supervisor's loop waits longer
+// before each restart of a plugin that keeps crashing: restart n waits
+// within [m·2ⁿ/2, m·2ⁿ] for MinBackoff m, as the delays it chose and logged
+// show (the ranges of successive restarts do not overlap). A constant or
+// zero delay fails it; the function itself is tested in
+// backoff_internal_test.go.
+func TestRestartsBackOffExponentially(t *testing.T) {
+	const minBackoff = 20 * time.Millisecond
+	const crashes = 4
+	cfg := plugin("calc")
+	// MaxBackoff far above any run's length here, so that no run resets
+	// the doubling.
+	cfg.Restart = launch.RestartPolicy{MinBackoff: minBackoff, MaxBackoff: time.Hour, Budget: crashes + 1, Window: time.Hour}
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range crashes {
+		waitFor(t, "calc's tools", func() bool {
+			st := status(f, "calc")
+			return st.State == launch.StateRunning && st.Restarts == i && f.routed("calc", "crash")
+		})
+		before := status(f, "calc").PID
+		if _, code := f.call(t, "crash", nil); code != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+			t.Fatalf("crash %d: %s; want RUNTIME_UNAVAILABLE", i, altarerr.CodeName(code))
+		}
+		waitFor(t, "a restarted calc", func() bool {
+			st := status(f, "calc")
+			return st.State == launch.StateRunning && st.PID != before
+		})
+	}
+	var delays []time.Duration
+	for _, rec := range f.logs.records() {
+		if rec["plugin"] == "calc" && rec["msg"] == "plugin ended; restarting it" {
+			ns, _ := rec["retry_in"].(float64)
+			delays = append(delays, time.Duration(ns))
+		}
+	}
+	if len(delays) != crashes {
+		t.Fatalf("%d restarts logged (%v); want %d", len(delays), delays, crashes)
+	}
+	for n, d := range delays {
+		ceil := minBackoff << n
+		if d < ceil/2 || d > ceil {
+			t.Errorf("restart %d waited %v; want within [%v, %v] (all: %v)", n, d, ceil/2, ceil, delays)
+		}
+	}
+}
+
 func TestPinnedHash(t *testing.T) {
 	actual, err := launch.FileSHA256(testPlugin)
 	if err != nil {
