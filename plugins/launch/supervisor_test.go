@@ -497,6 +497,45 @@ func TestMissingExecutableFails(t *testing.T) {
 	}
 }
 
+// TestDirIsThePluginsWorkingDirectory: Config.Dir is the child's working
+// directory, and a relative Command is found relative to it, not to the
+// Host's working directory (where bin/testplugin does not exist).
+func TestDirIsThePluginsWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(testPlugin, filepath.Join(dir, "bin", "testplugin")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join("bin", "testplugin")); err == nil {
+		t.Fatal("the test's premise is wrong: bin/testplugin exists in the test's own working directory")
+	}
+	cfg := plugin("calc")
+	cfg.Command = filepath.Join("bin", "testplugin")
+	cfg.Dir = dir
+	f, err := start(t, altarv1.HostMode_HOST_MODE_STRICT, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calc's tools", func() bool { return f.routed("calc", "cwd") })
+	res, code := f.call(t, "cwd", nil)
+	if code != altarv1.ErrorCode_ERROR_CODE_UNSPECIFIED {
+		t.Fatalf("cwd: %s", altarerr.CodeName(code))
+	}
+	want, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := filepath.EvalSymlinks(res.GetPayload().GetStringValue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("the plugin runs in %s; want Dir %s", got, want)
+	}
+}
+
 // TestIdempotentCallFailsOverWhenAPluginCrashes: a plugin that crashes
 // mid-call on an idempotent contract costs the caller nothing when
 // another runtime fulfils it: the Host retries there.

@@ -1,8 +1,9 @@
 // Command testplugin is the runtime the launch tests run as a real plugin
-// subprocess (or, with -host, dialled in): tools that report its pid,
-// crash it (always, or once), write to its standard error, add, and "sneak", which no
-// manifest has (registered in DEVELOPMENT mode when TESTPLUGIN_DEV is set). With TESTPLUGIN_ID set it announces that id instead of the
-// one the Host gives it (a misbehaving plugin).
+// subprocess (or, with -host, dialled in): tools that report its pid and
+// its working directory, crash it (always, or once), write to its standard
+// error, add, and "sneak", which no manifest has (registered in DEVELOPMENT
+// mode when TESTPLUGIN_DEV is set). With TESTPLUGIN_ID set it announces
+// that id instead of the one the Host gives it (a misbehaving plugin).
 package main
 
 import (
@@ -56,6 +57,9 @@ func main() {
 			N int64 `json:"n"`
 		}) ([]byte, error) {
 			return make([]byte, in.N), nil
+		}),
+		sdk.Func("cwd", "Return the plugin process's working directory.", func(context.Context, none) (string, error) {
+			return os.Getwd()
 		}),
 		sdk.Func("sneak", "A tool no manifest has.", func(context.Context, none) (string, error) {
 			return "sneaked", nil
