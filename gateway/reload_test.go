@@ -30,8 +30,9 @@ func within[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 // serveTools connects an SDK runtime serving exactly tools and waits until
-// the Host routes at least one of them.
-func serveTools(t *testing.T, h *testHost, id string, tools []sdk.Tool, opts ...sdk.Option) {
+// the Host has accepted at least one of them. The runtime stops at the
+// test's end.
+func serveTools(t *testing.T, h *testHost, id string, tools []sdk.Tool, opts ...sdk.Option) *sdk.Runtime {
 	t.Helper()
 	rt, err := sdk.New(id, tools, append([]sdk.Option{quiet}, opts...)...)
 	if err != nil {
@@ -49,6 +50,7 @@ func serveTools(t *testing.T, h *testHost, id string, tools []sdk.Tool, opts ...
 		f := rt.Status().Fulfilment
 		return f != nil && len(f.Accepted) > 0
 	})
+	return rt
 }
 
 // invokeReply is one Invoke made on another goroutine.
