@@ -26,12 +26,23 @@ type streamConn struct {
 
 	pending pendingTable
 
-	// streamBuffer bounds the chunks waiting for a slow reader, per call;
-	// stallTimeout bounds how long the connection's reader waits for one
-	// slow stream before failing it (the connection is shared, so one
-	// stalled stream must not hold up every other call for ever).
+	// streamBuffer bounds the chunks waiting for a slow reader, per call.
+	//
+	// With flowControl (the runtime negotiated the flow_control
+	// capability) it is also each stream's window: the runtime never has
+	// more chunks in flight than the Host has room for, so the reader never
+	// waits and a slow client holds back only its own stream. A runtime
+	// that overruns its window has that stream failed.
+	//
+	// Without it, the reader waits for room, holding back every call on the
+	// connection (the runtime is slowed through gRPC flow control), for at
+	// most stallTimeout before failing the slow stream alone.
 	streamBuffer int
 	stallTimeout time.Duration
+	flowControl  bool
+
+	// events holds session events until sendEvents writes them.
+	events chan *altarv1.HostMessage
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -48,17 +59,51 @@ type messageSender interface {
 	send(*altarv1.HostMessage) error
 }
 
-func newStreamConn(a *altarv1.AnnounceRuntime, transport string, s messageSender, streamBuffer int, stall time.Duration) *streamConn {
+func newStreamConn(a *altarv1.AnnounceRuntime, transport string, s messageSender, streamBuffer int, stall time.Duration, flowControl bool) *streamConn {
 	c := &streamConn{
 		announce:     a,
 		transport:    transport,
 		sender:       s,
-		streamBuffer: streamBuffer,
+		streamBuffer: max(streamBuffer, 1),
 		stallTimeout: stall,
+		flowControl:  flowControl,
+		events:       make(chan *altarv1.HostMessage, maxQueuedEvents),
 		done:         make(chan struct{}),
 	}
 	c.pending.init()
 	return c
+}
+
+// maxQueuedEvents bounds the session events waiting for one runtime; a
+// runtime that falls this far behind is disconnected rather than sent an
+// incomplete story of its sessions.
+const maxQueuedEvents = 1024
+
+// queueEvent queues a session event for the runtime without waiting.
+func (c *streamConn) queueEvent(m *altarv1.HostMessage) {
+	select {
+	case c.events <- m:
+	case <-c.done:
+	default:
+		c.close(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST,
+			"runtime %q fell %d session events behind", c.ID(), maxQueuedEvents))
+	}
+}
+
+// sendEvents writes queued session events in order until the connection
+// ends.
+func (c *streamConn) sendEvents() {
+	for {
+		select {
+		case <-c.done:
+			return
+		case m := <-c.events:
+			if err := c.sender.send(m); err != nil {
+				c.close(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, err, "sending a session event to runtime %q", c.ID()))
+				return
+			}
+		}
+	}
 }
 
 func (c *streamConn) ID() string                             { return c.announce.GetRuntimeId() }
@@ -112,6 +157,14 @@ func (c *streamConn) Invoke(ctx context.Context, call *altarv1.ToolCall) (*altar
 // Stream sends a streaming call and returns its chunks.
 func (c *streamConn) Stream(ctx context.Context, call *altarv1.ToolCall) (ChunkStream, error) {
 	p := newPendingCall(true, c.streamBuffer)
+	call.StreamWindow = 0
+	if c.flowControl {
+		// Room for the whole window and the chunk that ends the stream,
+		// which the runtime may always send.
+		p = newPendingCall(true, c.streamBuffer+1)
+		p.window = c.streamBuffer
+		call.StreamWindow = uint32(c.streamBuffer)
+	}
 	if err := c.start(ctx, call, p); err != nil {
 		return nil, err
 	}
@@ -131,6 +184,7 @@ func (c *streamConn) start(ctx context.Context, call *altarv1.ToolCall, p *pendi
 	if id == "" {
 		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_INVALID_REQUEST, "tool call has no invocation_id")
 	}
+	p.corr = call.GetCorrelationId()
 	if !c.pending.add(id, p) {
 		return altarerr.New(altarv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS,
 			"invocation %q is already running on runtime %q", id, c.ID())
@@ -148,6 +202,11 @@ func (c *streamConn) start(ctx context.Context, call *altarv1.ToolCall, p *pendi
 	})
 	if err != nil {
 		c.pending.remove(id, p)
+		select {
+		case <-c.done: // The connection's end ended the send: say why it ended.
+			return c.unavailable()
+		default:
+		}
 		return altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, err, "sending to runtime %q", c.ID())
 	}
 	return nil
@@ -209,15 +268,43 @@ func (c *streamConn) deliverChunk(ch *altarv1.StreamChunk) bool {
 	if p == nil || !p.stream {
 		return false
 	}
+	if p.window > 0 {
+		// Flow-controlled: there is room unless the runtime overran its
+		// window, and the reader never waits.
+		if !p.offerChunk(ch) {
+			c.failStream(id, p, altarerr.New(altarv1.ErrorCode_ERROR_CODE_STREAM_BROKEN,
+				"runtime %q sent more chunks than its window of %d", c.ID(), p.window), "window overrun")
+		}
+		return true
+	}
 	if !p.pushChunk(ch, c.stallTimeout) {
 		// The reader stalled: fail this stream alone and stop the work.
-		c.pending.remove(id, p)
-		p.fail(altarerr.New(altarv1.ErrorCode_ERROR_CODE_STREAM_BROKEN,
-			"stream reader too slow: %d chunks waited longer than %v", cap(p.chunks), c.stallTimeout))
-		_ = c.sender.send(&altarv1.HostMessage{Message: &altarv1.HostMessage_CancelInvocation{
-			CancelInvocation: &altarv1.CancelInvocation{InvocationId: id, Reason: "stream reader too slow"}}})
+		c.failStream(id, p, altarerr.New(altarv1.ErrorCode_ERROR_CODE_STREAM_BROKEN,
+			"stream reader too slow: %d chunks waited longer than %v", cap(p.chunks), c.stallTimeout), "stream reader too slow")
 	}
 	return true
+}
+
+// failStream fails one stream and tells the runtime to stop its work.
+func (c *streamConn) failStream(id string, p *pendingCall, err *altarerr.Error, reason string) {
+	c.pending.remove(id, p)
+	corr := p.corr
+	err.InvocationID, err.CorrelationID = id, corr
+	p.fail(err)
+	_ = c.sender.send(&altarv1.HostMessage{CorrelationId: corr, Message: &altarv1.HostMessage_CancelInvocation{
+		CancelInvocation: &altarv1.CancelInvocation{InvocationId: id, CorrelationId: corr, Reason: reason}}})
+}
+
+// credit gives a flow-controlled stream's runtime room for n more chunks.
+func (c *streamConn) credit(call *altarv1.ToolCall, n int) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	// Best effort: a runtime that cannot take it is going away.
+	_ = c.sender.send(&altarv1.HostMessage{CorrelationId: call.GetCorrelationId(), Message: &altarv1.HostMessage_StreamCredit{
+		StreamCredit: &altarv1.StreamCredit{InvocationId: call.GetInvocationId(), Chunks: uint32(n)}}})
 }
 
 func resultAsChunk(res *altarv1.ToolResult) *altarv1.StreamChunk {
@@ -253,6 +340,8 @@ func contextError(ctx context.Context, call *altarv1.ToolCall) *altarerr.Error {
 // pendingCall is one call waiting for its answer.
 type pendingCall struct {
 	stream bool
+	window int                       // flow-controlled stream: the runtime's window; else 0
+	corr   string                    // the call's correlation id
 	result chan *altarv1.ToolResult  // unary: capacity 1
 	chunks chan *altarv1.StreamChunk // stream: bounded buffer
 	failed chan struct{}             // closed by fail
@@ -277,9 +366,30 @@ func (p *pendingCall) fail(err *altarerr.Error) {
 	})
 }
 
+func (p *pendingCall) hasFailed() bool {
+	select {
+	case <-p.failed:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *pendingCall) failure() *altarerr.Error {
 	<-p.failed
 	return p.err
+}
+
+// offerChunk queues a chunk if there is room, without waiting.
+func (p *pendingCall) offerChunk(ch *altarv1.StreamChunk) bool {
+	select {
+	case p.chunks <- ch:
+		return true
+	case <-p.failed:
+		return true // The stream is gone; dropping is correct.
+	default:
+		return false
+	}
 }
 
 // pushChunk queues a chunk, waiting at most stall for room. It reports
@@ -312,6 +422,8 @@ type chunkStream struct {
 	p      *pendingCall
 	ended  bool
 	closed atomic.Bool
+	// taken counts the chunks read since the last StreamCredit.
+	taken int
 }
 
 func (s *chunkStream) Recv() (*altarv1.StreamChunk, error) {
@@ -345,6 +457,16 @@ func (s *chunkStream) Recv() (*altarv1.StreamChunk, error) {
 func (s *chunkStream) got(ch *altarv1.StreamChunk) *altarv1.StreamChunk {
 	if ch.GetIsFinal() || ch.GetError() != nil {
 		s.ended = true
+		return ch
+	}
+	if w := s.p.window; w > 0 {
+		// Credit back in halves of the window: few messages, and the
+		// runtime never runs dry while the reader keeps up.
+		s.taken++
+		if s.taken >= max(w/2, 1) && !s.p.hasFailed() {
+			s.conn.credit(s.call, s.taken)
+			s.taken = 0
+		}
 	}
 	return ch
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -130,15 +131,47 @@ type MessageStream interface {
 
 // streamSender serialises Sends on one stream (neither a gRPC stream nor a
 // WebSocket adapter need be safe for concurrent Send).
+//
+// A Send blocks while the runtime does not read (gRPC flow control), and
+// only the end of the stream unblocks it; sendingSince lets Serve see such
+// a runtime and end its stream (see Serve's heartbeat loop).
 type streamSender struct {
 	mu     sync.Mutex
 	stream MessageStream
+	// sendingSince is when the Send in progress began (Unix ns), or 0.
+	sendingSince atomic.Int64
 }
 
 func (s *streamSender) send(m *altarv1.HostMessage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream.Send(m)
+	return s.sendLocked(m)
+}
+
+// trySend sends m unless another send is in progress, and reports whether
+// it did.
+func (s *streamSender) trySend(m *altarv1.HostMessage) (bool, error) {
+	if !s.mu.TryLock() {
+		return false, nil
+	}
+	defer s.mu.Unlock()
+	return true, s.sendLocked(m)
+}
+
+func (s *streamSender) sendLocked(m *altarv1.HostMessage) error {
+	s.sendingSince.Store(time.Now().UnixNano())
+	err := s.stream.Send(m)
+	s.sendingSince.Store(0)
+	return err
+}
+
+// stuckFor says how long the Send in progress has been blocked, or 0.
+func (s *streamSender) stuckFor(now time.Time) time.Duration {
+	t := s.sendingSince.Load()
+	if t == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, t))
 }
 
 // Connect runs one runtime's gRPC stream (see Serve).
@@ -173,7 +206,14 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 		return refusal.GRPCStatus().Err()
 	}
 
-	conn := newStreamConn(announce, transport, sender, s.opts.streamBuffer, s.opts.stallTimeout)
+	negotiated := intersect(s.opts.hostCapabilities, announce.GetCapabilities())
+	// Without flow control a slow stream holds the connection's reader;
+	// it must give up on that stream well before the runtime's silence
+	// (to the Host, which reads nothing meanwhile) looks like a lost
+	// heartbeat.
+	stall := min(s.opts.stallTimeout, s.opts.heartbeatTimeout/2)
+	conn := newStreamConn(announce, transport, sender, s.opts.streamBuffer, stall,
+		slices.Contains(negotiated, altarv1.CapabilityFlowControl))
 	if old := s.registry.Add(conn); old != nil {
 		if oc, ok := old.(*streamConn); ok {
 			oc.close(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, "replaced by a new connection of the same runtime"))
@@ -193,7 +233,7 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 			HostId:            s.opts.hostID,
 			ProtocolVersion:   altarv1.ProtocolVersion,
 			HostMode:          s.authority.Mode(),
-			Capabilities:      intersect(s.opts.hostCapabilities, announce.GetCapabilities()),
+			Capabilities:      negotiated,
 			HeartbeatInterval: durationpb.New(s.opts.heartbeatInterval),
 			HeartbeatTimeout:  durationpb.New(s.opts.heartbeatTimeout),
 		}}})
@@ -214,6 +254,11 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 	// already failed are dropped.
 	recvDone := make(chan error, 1)
 	go func() { recvDone <- s.receiveLoop(stream, conn, log) }()
+	// Session events are sent from their own goroutine, so that a runtime
+	// slow to read never holds up the session store that reports them. It
+	// ends with the connection (a Send it is blocked in ends with the
+	// stream, which Serve's return ends).
+	go conn.sendEvents()
 
 	beat := time.NewTicker(s.opts.heartbeatInterval)
 	defer beat.Stop()
@@ -254,11 +299,20 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 				conn.close(reason)
 				return reason.GRPCStatus().Err()
 			}
+			if stuck := sender.stuckFor(now); stuck > s.opts.heartbeatTimeout {
+				reason := altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST,
+					"runtime %q has not read its stream for %v", conn.ID(), stuck.Round(time.Millisecond))
+				log.Warn("runtime disconnected", "reason", reason.Error())
+				conn.close(reason)
+				return reason.GRPCStatus().Err()
+			}
 			if now.Sub(lastSeen) > 2*s.opts.heartbeatInterval {
 				s.registry.SetHealth(conn.ID(), Degraded)
 			}
 			seq++
-			if err := sender.send(heartbeatMessage(seq, conn.pending.count(), now)); err != nil {
+			// A send in progress proves the stream busy, not the Host
+			// gone; this loop must never block on it.
+			if _, err := sender.trySend(heartbeatMessage(seq, conn.pending.count(), now)); err != nil {
 				conn.close(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, err, "sending heartbeat"))
 				return nil
 			}
@@ -445,7 +499,7 @@ func (s *Service) SessionEvent(ev *altarv1.SessionEvent) {
 	s.mu.Unlock()
 	m := &altarv1.HostMessage{Message: &altarv1.HostMessage_SessionEvent{SessionEvent: ev}}
 	for _, c := range conns {
-		_ = c.sender.send(m)
+		c.queueEvent(m)
 	}
 }
 

@@ -126,7 +126,7 @@ func New(id string, tools []Tool, opts ...Option) (*Runtime, error) {
 		return nil, err
 	}
 	caps := altarv1.CapabilitiesForLevel(cfg.level)
-	caps = append(caps, altarv1.CapabilityBinaryPayloads)
+	caps = append(caps, altarv1.CapabilityBinaryPayloads, altarv1.CapabilityFlowControl)
 	if cfg.dev {
 		caps = append(caps, altarv1.CapabilityRegisterTools)
 	}

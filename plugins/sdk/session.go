@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,7 @@ type session struct {
 
 	mu        sync.Mutex
 	active    map[string]context.CancelCauseFunc
+	windows   map[string]*streamWindow // flow-controlled streams running
 	draining  bool
 	closeSent bool
 	accepted  []*altarv1.FulfilledTool // for WithdrawTools on Shutdown
@@ -133,16 +135,17 @@ func (r *Runtime) connect(ctx context.Context, dial dialer, addr string, calls *
 		return false, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	s := &session{
-		r:      r,
-		log:    log,
-		stream: stream,
-		ctx:    sctx,
-		cancel: cancel,
-		calls:  calls,
-		prefix: newCorrelationPrefix(),
-		ctrl:   make(chan *altarv1.RuntimeMessage, ctrlQueue),
-		data:   make(chan *altarv1.RuntimeMessage, r.cfg.sendQueue),
-		active: make(map[string]context.CancelCauseFunc),
+		r:       r,
+		log:     log,
+		stream:  stream,
+		ctx:     sctx,
+		cancel:  cancel,
+		calls:   calls,
+		prefix:  newCorrelationPrefix(),
+		ctrl:    make(chan *altarv1.RuntimeMessage, ctrlQueue),
+		data:    make(chan *altarv1.RuntimeMessage, r.cfg.sendQueue),
+		active:  make(map[string]context.CancelCauseFunc),
+		windows: make(map[string]*streamWindow),
 	}
 	s.workers = callworkers.New(maxCallWorkers, sctx.Done(), calls)
 	if err := s.announce(addr); err != nil {
@@ -269,6 +272,8 @@ func (s *session) receiveLoop() error {
 			s.startCall(m.ToolCall)
 		case *altarv1.HostMessage_CancelInvocation:
 			s.cancelCall(m.CancelInvocation)
+		case *altarv1.HostMessage_StreamCredit:
+			s.creditStream(m.StreamCredit)
 		case *altarv1.HostMessage_Heartbeat:
 			// Any message proves the Host alive; lastRecv is updated above.
 		case *altarv1.HostMessage_AvailableContracts:
@@ -539,9 +544,14 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 	}
 	var ctx context.Context
 	var cancel context.CancelCauseFunc
+	var window *streamWindow
 	if refusal == nil {
 		ctx, cancel = context.WithCancelCause(s.ctx)
 		s.active[id] = cancel
+		if n := call.GetStreamWindow(); call.GetStream() && n > 0 {
+			window = &streamWindow{room: int64(n), more: make(chan struct{}, 1)}
+			s.windows[id] = window
+		}
 	}
 	s.mu.Unlock()
 
@@ -558,7 +568,18 @@ func (s *session) startCall(call *altarv1.ToolCall) {
 		defer s.calls.Done()
 		defer s.finishCall(id, cancel)
 		if call.GetStream() {
-			err := s.r.handler.Stream(ctx, call, s.sendChunk)
+			send := s.sendChunk
+			if window != nil {
+				send = func(ctx context.Context, c *altarv1.StreamChunk) error {
+					if !c.GetIsFinal() && c.GetError() == nil {
+						if err := window.take(ctx); err != nil {
+							return err
+						}
+					}
+					return s.sendChunk(ctx, c)
+				}
+			}
+			err := s.r.handler.Stream(ctx, call, send)
 			if err != nil {
 				log().Debug("stream not delivered", "error", err)
 			}
@@ -595,6 +616,54 @@ func (s *session) sendChunk(ctx context.Context, c *altarv1.StreamChunk) error {
 	}
 }
 
+// streamWindow is how many more chunks a flow-controlled stream may send
+// before the Host credits more back (ToolCall.stream_window, StreamCredit).
+type streamWindow struct {
+	mu   sync.Mutex
+	room int64
+	more chan struct{} // capacity 1: credit arrived
+}
+
+// take uses one chunk's room, waiting for credit while there is none.
+func (w *streamWindow) take(ctx context.Context) error {
+	for {
+		w.mu.Lock()
+		if w.room > 0 {
+			w.room--
+			w.mu.Unlock()
+			return nil
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.more:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// add gives n more chunks' room.
+func (w *streamWindow) add(n uint32) {
+	w.mu.Lock()
+	w.room = min(w.room+int64(n), math.MaxUint32)
+	w.mu.Unlock()
+	select {
+	case w.more <- struct{}{}:
+	default:
+	}
+}
+
+// creditStream gives a running stream the room the Host credited back; a
+// credit for a stream that ended is ignored.
+func (s *session) creditStream(c *altarv1.StreamCredit) {
+	s.mu.Lock()
+	w := s.windows[c.GetInvocationId()]
+	s.mu.Unlock()
+	if w != nil {
+		w.add(c.GetChunks())
+	}
+}
+
 func refusalMessage(call *altarv1.ToolCall, e *altarerr.Error) *altarv1.RuntimeMessage {
 	e.InvocationID, e.CorrelationID = call.GetInvocationId(), call.GetCorrelationId()
 	if call.GetStream() {
@@ -617,6 +686,7 @@ func (s *session) finishCall(id string, cancel context.CancelCauseFunc) {
 	cancel(errCallDone)
 	s.mu.Lock()
 	delete(s.active, id)
+	delete(s.windows, id)
 	closeNow := s.draining && len(s.active) == 0 && !s.closeSent
 	if closeNow {
 		s.closeSent = true

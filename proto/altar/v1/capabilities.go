@@ -57,6 +57,8 @@ const (
 	CapabilityTracing = "tracing"
 	// CapabilityMultiTenancy: isolates state and data by SecurityContext.tenant_id.
 	CapabilityMultiTenancy = "multi_tenancy"
+	// CapabilityFlowControl: sends no more chunks of a stream than ToolCall.stream_window allows beyond those the Host credited back (StreamCredit).
+	CapabilityFlowControl = "flow_control"
 )
 
 // Host features a Host advertises (GetHostInfoResponse.capabilities); no
@@ -114,6 +116,7 @@ var knownCapabilities = []string{
 	CapabilityRegisterTools,
 	CapabilityTracing,
 	CapabilityMultiTenancy,
+	CapabilityFlowControl,
 	CapabilityCircuitBreaker,
 	CapabilityAuthorization,
 	CapabilityCaching,

@@ -155,7 +155,13 @@ type ToolCall struct {
 	// Whether the caller reads the result as a stream of chunks.
 	Stream bool `protobuf:"varint,10,opt,name=stream,proto3" json:"stream,omitempty"`
 	// 1 for the first attempt; higher for retries of idempotent tools.
-	Attempt       uint32 `protobuf:"varint,11,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt uint32 `protobuf:"varint,11,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// For a streaming call to a runtime that negotiated the flow_control
+	// capability: how many chunks the runtime may send that the Host has not
+	// yet credited back with StreamCredit. The chunk that ends the stream (is_final,
+	// or an error) is always allowed. 0 means no window (the runtime sends
+	// freely and the Host's reader absorbs a slow client, see docs/protocol.md).
+	StreamWindow  uint32 `protobuf:"varint,12,opt,name=stream_window,json=streamWindow,proto3" json:"stream_window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -263,6 +269,13 @@ func (x *ToolCall) GetStream() bool {
 func (x *ToolCall) GetAttempt() uint32 {
 	if x != nil {
 		return x.Attempt
+	}
+	return 0
+}
+
+func (x *ToolCall) GetStreamWindow() uint32 {
+	if x != nil {
+		return x.StreamWindow
 	}
 	return 0
 }
@@ -602,6 +615,60 @@ func (x *CancelInvocation) GetReason() string {
 	return ""
 }
 
+// StreamCredit lets a runtime send more chunks of a streaming call with a
+// stream_window: the Host's reader has taken `chunks` more of them.
+type StreamCredit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InvocationId  string                 `protobuf:"bytes,1,opt,name=invocation_id,json=invocationId,proto3" json:"invocation_id,omitempty"`
+	Chunks        uint32                 `protobuf:"varint,2,opt,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamCredit) Reset() {
+	*x = StreamCredit{}
+	mi := &file_altar_v1_invocation_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamCredit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamCredit) ProtoMessage() {}
+
+func (x *StreamCredit) ProtoReflect() protoreflect.Message {
+	mi := &file_altar_v1_invocation_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamCredit.ProtoReflect.Descriptor instead.
+func (*StreamCredit) Descriptor() ([]byte, []int) {
+	return file_altar_v1_invocation_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StreamCredit) GetInvocationId() string {
+	if x != nil {
+		return x.InvocationId
+	}
+	return ""
+}
+
+func (x *StreamCredit) GetChunks() uint32 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
 // Invocation is the Host's record of one invocation.
 type Invocation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -626,7 +693,7 @@ type Invocation struct {
 
 func (x *Invocation) Reset() {
 	*x = Invocation{}
-	mi := &file_altar_v1_invocation_proto_msgTypes[5]
+	mi := &file_altar_v1_invocation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +705,7 @@ func (x *Invocation) String() string {
 func (*Invocation) ProtoMessage() {}
 
 func (x *Invocation) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_invocation_proto_msgTypes[5]
+	mi := &file_altar_v1_invocation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +718,7 @@ func (x *Invocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invocation.ProtoReflect.Descriptor instead.
 func (*Invocation) Descriptor() ([]byte, []int) {
-	return file_altar_v1_invocation_proto_rawDescGZIP(), []int{5}
+	return file_altar_v1_invocation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Invocation) GetInvocationId() string {
@@ -749,7 +816,7 @@ var File_altar_v1_invocation_proto protoreflect.FileDescriptor
 
 const file_altar_v1_invocation_proto_rawDesc = "" +
 	"\n" +
-	"\x19altar/v1/invocation.proto\x12\baltar.v1\x1a\x14altar/v1/error.proto\x1a\x16altar/v1/session.proto\x1a\x14altar/v1/value.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x04\n" +
+	"\x19altar/v1/invocation.proto\x12\baltar.v1\x1a\x14altar/v1/error.proto\x1a\x16altar/v1/session.proto\x1a\x14altar/v1/value.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x05\n" +
 	"\bToolCall\x12#\n" +
 	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x1d\n" +
@@ -765,7 +832,8 @@ const file_altar_v1_invocation_proto_rawDesc = "" +
 	"\x10security_context\x18\t \x01(\v2\x19.altar.v1.SecurityContextR\x0fsecurityContext\x12\x16\n" +
 	"\x06stream\x18\n" +
 	" \x01(\bR\x06stream\x12\x18\n" +
-	"\aattempt\x18\v \x01(\rR\aattempt\x1aN\n" +
+	"\aattempt\x18\v \x01(\rR\aattempt\x12#\n" +
+	"\rstream_window\x18\f \x01(\rR\fstreamWindow\x1aN\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12%\n" +
 	"\x05value\x18\x02 \x01(\v2\x0f.altar.v1.ValueR\x05value:\x028\x01\x1a;\n" +
@@ -805,7 +873,10 @@ const file_altar_v1_invocation_proto_rawDesc = "" +
 	"\x10CancelInvocation\x12#\n" +
 	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc0\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"K\n" +
+	"\fStreamCredit\x12#\n" +
+	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12\x16\n" +
+	"\x06chunks\x18\x02 \x01(\rR\x06chunks\"\xc0\x04\n" +
 	"\n" +
 	"Invocation\x12#\n" +
 	"\rinvocation_id\x18\x01 \x01(\tR\finvocationId\x12%\n" +
@@ -853,7 +924,7 @@ func file_altar_v1_invocation_proto_rawDescGZIP() []byte {
 }
 
 var file_altar_v1_invocation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_altar_v1_invocation_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_altar_v1_invocation_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_altar_v1_invocation_proto_goTypes = []any{
 	(ToolResultStatus)(0),         // 0: altar.v1.ToolResultStatus
 	(InvocationState)(0),          // 1: altar.v1.InvocationState
@@ -862,37 +933,38 @@ var file_altar_v1_invocation_proto_goTypes = []any{
 	(*Progress)(nil),              // 4: altar.v1.Progress
 	(*StreamChunk)(nil),           // 5: altar.v1.StreamChunk
 	(*CancelInvocation)(nil),      // 6: altar.v1.CancelInvocation
-	(*Invocation)(nil),            // 7: altar.v1.Invocation
-	nil,                           // 8: altar.v1.ToolCall.ParametersEntry
-	nil,                           // 9: altar.v1.ToolCall.MetadataEntry
-	nil,                           // 10: altar.v1.ToolResult.MetadataEntry
-	nil,                           // 11: altar.v1.StreamChunk.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*SecurityContext)(nil),       // 13: altar.v1.SecurityContext
-	(*Value)(nil),                 // 14: altar.v1.Value
-	(*Error)(nil),                 // 15: altar.v1.Error
+	(*StreamCredit)(nil),          // 7: altar.v1.StreamCredit
+	(*Invocation)(nil),            // 8: altar.v1.Invocation
+	nil,                           // 9: altar.v1.ToolCall.ParametersEntry
+	nil,                           // 10: altar.v1.ToolCall.MetadataEntry
+	nil,                           // 11: altar.v1.ToolResult.MetadataEntry
+	nil,                           // 12: altar.v1.StreamChunk.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*SecurityContext)(nil),       // 14: altar.v1.SecurityContext
+	(*Value)(nil),                 // 15: altar.v1.Value
+	(*Error)(nil),                 // 16: altar.v1.Error
 }
 var file_altar_v1_invocation_proto_depIdxs = []int32{
-	8,  // 0: altar.v1.ToolCall.parameters:type_name -> altar.v1.ToolCall.ParametersEntry
-	9,  // 1: altar.v1.ToolCall.metadata:type_name -> altar.v1.ToolCall.MetadataEntry
-	12, // 2: altar.v1.ToolCall.deadline:type_name -> google.protobuf.Timestamp
-	13, // 3: altar.v1.ToolCall.security_context:type_name -> altar.v1.SecurityContext
+	9,  // 0: altar.v1.ToolCall.parameters:type_name -> altar.v1.ToolCall.ParametersEntry
+	10, // 1: altar.v1.ToolCall.metadata:type_name -> altar.v1.ToolCall.MetadataEntry
+	13, // 2: altar.v1.ToolCall.deadline:type_name -> google.protobuf.Timestamp
+	14, // 3: altar.v1.ToolCall.security_context:type_name -> altar.v1.SecurityContext
 	0,  // 4: altar.v1.ToolResult.status:type_name -> altar.v1.ToolResultStatus
-	14, // 5: altar.v1.ToolResult.payload:type_name -> altar.v1.Value
-	15, // 6: altar.v1.ToolResult.error:type_name -> altar.v1.Error
-	10, // 7: altar.v1.ToolResult.metadata:type_name -> altar.v1.ToolResult.MetadataEntry
-	14, // 8: altar.v1.StreamChunk.payload:type_name -> altar.v1.Value
-	15, // 9: altar.v1.StreamChunk.error:type_name -> altar.v1.Error
+	15, // 5: altar.v1.ToolResult.payload:type_name -> altar.v1.Value
+	16, // 6: altar.v1.ToolResult.error:type_name -> altar.v1.Error
+	11, // 7: altar.v1.ToolResult.metadata:type_name -> altar.v1.ToolResult.MetadataEntry
+	15, // 8: altar.v1.StreamChunk.payload:type_name -> altar.v1.Value
+	16, // 9: altar.v1.StreamChunk.error:type_name -> altar.v1.Error
 	4,  // 10: altar.v1.StreamChunk.progress:type_name -> altar.v1.Progress
-	11, // 11: altar.v1.StreamChunk.metadata:type_name -> altar.v1.StreamChunk.MetadataEntry
+	12, // 11: altar.v1.StreamChunk.metadata:type_name -> altar.v1.StreamChunk.MetadataEntry
 	1,  // 12: altar.v1.Invocation.state:type_name -> altar.v1.InvocationState
-	12, // 13: altar.v1.Invocation.created_at:type_name -> google.protobuf.Timestamp
-	12, // 14: altar.v1.Invocation.started_at:type_name -> google.protobuf.Timestamp
-	12, // 15: altar.v1.Invocation.finished_at:type_name -> google.protobuf.Timestamp
-	12, // 16: altar.v1.Invocation.deadline:type_name -> google.protobuf.Timestamp
-	15, // 17: altar.v1.Invocation.error:type_name -> altar.v1.Error
+	13, // 13: altar.v1.Invocation.created_at:type_name -> google.protobuf.Timestamp
+	13, // 14: altar.v1.Invocation.started_at:type_name -> google.protobuf.Timestamp
+	13, // 15: altar.v1.Invocation.finished_at:type_name -> google.protobuf.Timestamp
+	13, // 16: altar.v1.Invocation.deadline:type_name -> google.protobuf.Timestamp
+	16, // 17: altar.v1.Invocation.error:type_name -> altar.v1.Error
 	3,  // 18: altar.v1.Invocation.result:type_name -> altar.v1.ToolResult
-	14, // 19: altar.v1.ToolCall.ParametersEntry.value:type_name -> altar.v1.Value
+	15, // 19: altar.v1.ToolCall.ParametersEntry.value:type_name -> altar.v1.Value
 	20, // [20:20] is the sub-list for method output_type
 	20, // [20:20] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
@@ -914,7 +986,7 @@ func file_altar_v1_invocation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_altar_v1_invocation_proto_rawDesc), len(file_altar_v1_invocation_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -285,6 +285,7 @@ type HostMessage struct {
 	//	*HostMessage_SessionEvent
 	//	*HostMessage_Error
 	//	*HostMessage_Drain
+	//	*HostMessage_StreamCredit
 	Message       isHostMessage_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -424,6 +425,15 @@ func (x *HostMessage) GetDrain() *Drain {
 	return nil
 }
 
+func (x *HostMessage) GetStreamCredit() *StreamCredit {
+	if x != nil {
+		if x, ok := x.Message.(*HostMessage_StreamCredit); ok {
+			return x.StreamCredit
+		}
+	}
+	return nil
+}
+
 type isHostMessage_Message interface {
 	isHostMessage_Message()
 }
@@ -470,6 +480,11 @@ type HostMessage_Drain struct {
 	Drain *Drain `protobuf:"bytes,19,opt,name=drain,proto3,oneof"`
 }
 
+type HostMessage_StreamCredit struct {
+	// More room in a streaming call's window (flow_control).
+	StreamCredit *StreamCredit `protobuf:"bytes,20,opt,name=stream_credit,json=streamCredit,proto3,oneof"`
+}
+
 func (*HostMessage_AnnounceResponse) isHostMessage_Message() {}
 
 func (*HostMessage_AvailableContracts) isHostMessage_Message() {}
@@ -489,6 +504,8 @@ func (*HostMessage_SessionEvent) isHostMessage_Message() {}
 func (*HostMessage_Error) isHostMessage_Message() {}
 
 func (*HostMessage_Drain) isHostMessage_Message() {}
+
+func (*HostMessage_StreamCredit) isHostMessage_Message() {}
 
 // AnnounceRuntime introduces a runtime. The first message on a stream.
 type AnnounceRuntime struct {
@@ -1520,7 +1537,7 @@ const file_altar_v1_runtime_proto_rawDesc = "" +
 	"\fstream_chunk\x18\x0f \x01(\v2\x15.altar.v1.StreamChunkH\x00R\vstreamChunk\x123\n" +
 	"\theartbeat\x18\x10 \x01(\v2\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12@\n" +
 	"\x0ewithdraw_tools\x18\x11 \x01(\v2\x17.altar.v1.WithdrawToolsH\x00R\rwithdrawToolsB\t\n" +
-	"\amessage\"\xd9\x05\n" +
+	"\amessage\"\x98\x06\n" +
 	"\vHostMessage\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12P\n" +
 	"\x11announce_response\x18\n" +
@@ -1533,7 +1550,8 @@ const file_altar_v1_runtime_proto_rawDesc = "" +
 	"\theartbeat\x18\x10 \x01(\v2\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12=\n" +
 	"\rsession_event\x18\x11 \x01(\v2\x16.altar.v1.SessionEventH\x00R\fsessionEvent\x12'\n" +
 	"\x05error\x18\x12 \x01(\v2\x0f.altar.v1.ErrorH\x00R\x05error\x12'\n" +
-	"\x05drain\x18\x13 \x01(\v2\x0f.altar.v1.DrainH\x00R\x05drainB\t\n" +
+	"\x05drain\x18\x13 \x01(\v2\x0f.altar.v1.DrainH\x00R\x05drain\x12=\n" +
+	"\rstream_credit\x18\x14 \x01(\v2\x16.altar.v1.StreamCreditH\x00R\fstreamCreditB\t\n" +
 	"\amessage\"\xa6\x03\n" +
 	"\x0fAnnounceRuntime\x12\x1d\n" +
 	"\n" +
@@ -1666,11 +1684,12 @@ var file_altar_v1_runtime_proto_goTypes = []any{
 	(*CancelInvocation)(nil),        // 23: altar.v1.CancelInvocation
 	(*SessionEvent)(nil),            // 24: altar.v1.SessionEvent
 	(*Error)(nil),                   // 25: altar.v1.Error
-	(ComplianceLevel)(0),            // 26: altar.v1.ComplianceLevel
-	(HostMode)(0),                   // 27: altar.v1.HostMode
-	(*durationpb.Duration)(nil),     // 28: google.protobuf.Duration
-	(*ToolContract)(nil),            // 29: altar.v1.ToolContract
-	(*timestamppb.Timestamp)(nil),   // 30: google.protobuf.Timestamp
+	(*StreamCredit)(nil),            // 26: altar.v1.StreamCredit
+	(ComplianceLevel)(0),            // 27: altar.v1.ComplianceLevel
+	(HostMode)(0),                   // 28: altar.v1.HostMode
+	(*durationpb.Duration)(nil),     // 29: google.protobuf.Duration
+	(*ToolContract)(nil),            // 30: altar.v1.ToolContract
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
 }
 var file_altar_v1_runtime_proto_depIdxs = []int32{
 	3,  // 0: altar.v1.RuntimeMessage.announce:type_name -> altar.v1.AnnounceRuntime
@@ -1691,39 +1710,40 @@ var file_altar_v1_runtime_proto_depIdxs = []int32{
 	24, // 15: altar.v1.HostMessage.session_event:type_name -> altar.v1.SessionEvent
 	25, // 16: altar.v1.HostMessage.error:type_name -> altar.v1.Error
 	16, // 17: altar.v1.HostMessage.drain:type_name -> altar.v1.Drain
-	26, // 18: altar.v1.AnnounceRuntime.compliance_level:type_name -> altar.v1.ComplianceLevel
-	18, // 19: altar.v1.AnnounceRuntime.metadata:type_name -> altar.v1.AnnounceRuntime.MetadataEntry
-	25, // 20: altar.v1.AnnounceRuntimeResponse.error:type_name -> altar.v1.Error
-	27, // 21: altar.v1.AnnounceRuntimeResponse.host_mode:type_name -> altar.v1.HostMode
-	28, // 22: altar.v1.AnnounceRuntimeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
-	28, // 23: altar.v1.AnnounceRuntimeResponse.heartbeat_timeout:type_name -> google.protobuf.Duration
-	29, // 24: altar.v1.AvailableContracts.contracts:type_name -> altar.v1.ToolContract
-	29, // 25: altar.v1.ToolFulfillment.declared_contract:type_name -> altar.v1.ToolContract
-	7,  // 26: altar.v1.FulfillTools.tools:type_name -> altar.v1.ToolFulfillment
-	25, // 27: altar.v1.ToolRejection.error:type_name -> altar.v1.Error
-	10, // 28: altar.v1.FulfillToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
-	9,  // 29: altar.v1.FulfillToolsResponse.rejected:type_name -> altar.v1.ToolRejection
-	29, // 30: altar.v1.RegisterTools.contracts:type_name -> altar.v1.ToolContract
-	10, // 31: altar.v1.RegisterToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
-	9,  // 32: altar.v1.RegisterToolsResponse.rejected:type_name -> altar.v1.ToolRejection
-	30, // 33: altar.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	0,  // 34: altar.v1.Heartbeat.health:type_name -> altar.v1.RuntimeHealth
-	28, // 35: altar.v1.Drain.grace_period:type_name -> google.protobuf.Duration
-	26, // 36: altar.v1.RuntimeInfo.compliance_level:type_name -> altar.v1.ComplianceLevel
-	0,  // 37: altar.v1.RuntimeInfo.health:type_name -> altar.v1.RuntimeHealth
-	30, // 38: altar.v1.RuntimeInfo.connected_at:type_name -> google.protobuf.Timestamp
-	30, // 39: altar.v1.RuntimeInfo.last_heartbeat_at:type_name -> google.protobuf.Timestamp
-	10, // 40: altar.v1.RuntimeInfo.tools:type_name -> altar.v1.FulfilledTool
-	19, // 41: altar.v1.RuntimeInfo.metadata:type_name -> altar.v1.RuntimeInfo.MetadataEntry
-	1,  // 42: altar.v1.RuntimeService.Connect:input_type -> altar.v1.RuntimeMessage
-	2,  // 43: altar.v1.PluginService.Connect:input_type -> altar.v1.HostMessage
-	2,  // 44: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
-	1,  // 45: altar.v1.PluginService.Connect:output_type -> altar.v1.RuntimeMessage
-	44, // [44:46] is the sub-list for method output_type
-	42, // [42:44] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	26, // 18: altar.v1.HostMessage.stream_credit:type_name -> altar.v1.StreamCredit
+	27, // 19: altar.v1.AnnounceRuntime.compliance_level:type_name -> altar.v1.ComplianceLevel
+	18, // 20: altar.v1.AnnounceRuntime.metadata:type_name -> altar.v1.AnnounceRuntime.MetadataEntry
+	25, // 21: altar.v1.AnnounceRuntimeResponse.error:type_name -> altar.v1.Error
+	28, // 22: altar.v1.AnnounceRuntimeResponse.host_mode:type_name -> altar.v1.HostMode
+	29, // 23: altar.v1.AnnounceRuntimeResponse.heartbeat_interval:type_name -> google.protobuf.Duration
+	29, // 24: altar.v1.AnnounceRuntimeResponse.heartbeat_timeout:type_name -> google.protobuf.Duration
+	30, // 25: altar.v1.AvailableContracts.contracts:type_name -> altar.v1.ToolContract
+	30, // 26: altar.v1.ToolFulfillment.declared_contract:type_name -> altar.v1.ToolContract
+	7,  // 27: altar.v1.FulfillTools.tools:type_name -> altar.v1.ToolFulfillment
+	25, // 28: altar.v1.ToolRejection.error:type_name -> altar.v1.Error
+	10, // 29: altar.v1.FulfillToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
+	9,  // 30: altar.v1.FulfillToolsResponse.rejected:type_name -> altar.v1.ToolRejection
+	30, // 31: altar.v1.RegisterTools.contracts:type_name -> altar.v1.ToolContract
+	10, // 32: altar.v1.RegisterToolsResponse.accepted:type_name -> altar.v1.FulfilledTool
+	9,  // 33: altar.v1.RegisterToolsResponse.rejected:type_name -> altar.v1.ToolRejection
+	31, // 34: altar.v1.Heartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	0,  // 35: altar.v1.Heartbeat.health:type_name -> altar.v1.RuntimeHealth
+	29, // 36: altar.v1.Drain.grace_period:type_name -> google.protobuf.Duration
+	27, // 37: altar.v1.RuntimeInfo.compliance_level:type_name -> altar.v1.ComplianceLevel
+	0,  // 38: altar.v1.RuntimeInfo.health:type_name -> altar.v1.RuntimeHealth
+	31, // 39: altar.v1.RuntimeInfo.connected_at:type_name -> google.protobuf.Timestamp
+	31, // 40: altar.v1.RuntimeInfo.last_heartbeat_at:type_name -> google.protobuf.Timestamp
+	10, // 41: altar.v1.RuntimeInfo.tools:type_name -> altar.v1.FulfilledTool
+	19, // 42: altar.v1.RuntimeInfo.metadata:type_name -> altar.v1.RuntimeInfo.MetadataEntry
+	1,  // 43: altar.v1.RuntimeService.Connect:input_type -> altar.v1.RuntimeMessage
+	2,  // 44: altar.v1.PluginService.Connect:input_type -> altar.v1.HostMessage
+	2,  // 45: altar.v1.RuntimeService.Connect:output_type -> altar.v1.HostMessage
+	1,  // 46: altar.v1.PluginService.Connect:output_type -> altar.v1.RuntimeMessage
+	45, // [45:47] is the sub-list for method output_type
+	43, // [43:45] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_altar_v1_runtime_proto_init() }
@@ -1756,6 +1776,7 @@ func file_altar_v1_runtime_proto_init() {
 		(*HostMessage_SessionEvent)(nil),
 		(*HostMessage_Error)(nil),
 		(*HostMessage_Drain)(nil),
+		(*HostMessage_StreamCredit)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -89,6 +89,17 @@ export declare type ToolCall = Message<"altar.v1.ToolCall"> & {
    * @generated from field: uint32 attempt = 11;
    */
   attempt: number;
+
+  /**
+   * For a streaming call to a runtime that negotiated the flow_control
+   * capability: how many chunks the runtime may send that the Host has not
+   * yet credited back with StreamCredit. The chunk that ends the stream (is_final,
+   * or an error) is always allowed. 0 means no window (the runtime sends
+   * freely and the Host's reader absorbs a slow client, see docs/protocol.md).
+   *
+   * @generated from field: uint32 stream_window = 12;
+   */
+  streamWindow: number;
 };
 
 /**
@@ -274,6 +285,30 @@ export declare type CancelInvocation = Message<"altar.v1.CancelInvocation"> & {
  * Use `create(CancelInvocationSchema)` to create a new message.
  */
 export declare const CancelInvocationSchema: GenMessage<CancelInvocation>;
+
+/**
+ * StreamCredit lets a runtime send more chunks of a streaming call with a
+ * stream_window: the Host's reader has taken `chunks` more of them.
+ *
+ * @generated from message altar.v1.StreamCredit
+ */
+export declare type StreamCredit = Message<"altar.v1.StreamCredit"> & {
+  /**
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+
+  /**
+   * @generated from field: uint32 chunks = 2;
+   */
+  chunks: number;
+};
+
+/**
+ * Describes the message altar.v1.StreamCredit.
+ * Use `create(StreamCreditSchema)` to create a new message.
+ */
+export declare const StreamCreditSchema: GenMessage<StreamCredit>;
 
 /**
  * Invocation is the Host's record of one invocation.

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { CancelInvocation, StreamChunk, ToolCall, ToolResult } from "./invocation_pb.js";
+import type { CancelInvocation, StreamChunk, StreamCredit, ToolCall, ToolResult } from "./invocation_pb.js";
 import type { SessionEvent } from "./session_pb.js";
 import type { Error } from "./error_pb.js";
 import type { ComplianceLevel, HostMode, ToolContract } from "./contract_pb.js";
@@ -168,6 +168,14 @@ export declare type HostMessage = Message<"altar.v1.HostMessage"> & {
      */
     value: Drain;
     case: "drain";
+  } | {
+    /**
+     * More room in a streaming call's window (flow_control).
+     *
+     * @generated from field: altar.v1.StreamCredit stream_credit = 20;
+     */
+    value: StreamCredit;
+    case: "streamCredit";
   } | { case: undefined; value?: undefined };
 };
 

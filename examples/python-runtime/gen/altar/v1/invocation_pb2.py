@@ -17,7 +17,7 @@ from altar.v1 import value_pb2 as altar_dot_v1_dot_value__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61ltar/v1/invocation.proto\x12\x08\x61ltar.v1\x1a\x14\x61ltar/v1/error.proto\x1a\x16\x61ltar/v1/session.proto\x1a\x14\x61ltar/v1/value.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x04\n\x08ToolCall\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12\x1b\n\ttool_name\x18\x04 \x01(\tR\x08toolName\x12)\n\x10\x63ontract_version\x18\x05 \x01(\tR\x0f\x63ontractVersion\x12\x42\n\nparameters\x18\x06 \x03(\x0b\x32\".altar.v1.ToolCall.ParametersEntryR\nparameters\x12<\n\x08metadata\x18\x07 \x03(\x0b\x32 .altar.v1.ToolCall.MetadataEntryR\x08metadata\x12\x36\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x64\x65\x61\x64line\x12\x44\n\x10security_context\x18\t \x01(\x0b\x32\x19.altar.v1.SecurityContextR\x0fsecurityContext\x12\x16\n\x06stream\x18\n \x01(\x08R\x06stream\x12\x18\n\x07\x61ttempt\x18\x0b \x01(\rR\x07\x61ttempt\x1aN\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ValueR\x05value:\x02\x38\x01\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa6\x03\n\nToolResult\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x32\n\x06status\x18\x03 \x01(\x0e\x32\x1a.altar.v1.ToolResultStatusR\x06status\x12)\n\x07payload\x18\x04 \x01(\x0b\x32\x0f.altar.v1.ValueR\x07payload\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12>\n\x08metadata\x18\x06 \x03(\x0b\x32\".altar.v1.ToolResult.MetadataEntryR\x08metadata\x12*\n\x11\x65xecution_time_ms\x18\x07 \x01(\x03R\x0f\x65xecutionTimeMs\x12\x1d\n\nruntime_id\x18\x08 \x01(\tR\truntimeId\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"V\n\x08Progress\x12\x1a\n\x08progress\x18\x01 \x01(\x01R\x08progress\x12\x14\n\x05total\x18\x02 \x01(\x01R\x05total\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x8f\x03\n\x0bStreamChunk\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x19\n\x08\x63hunk_id\x18\x03 \x01(\x04R\x07\x63hunkId\x12)\n\x07payload\x18\x04 \x01(\x0b\x32\x0f.altar.v1.ValueR\x07payload\x12\x19\n\x08is_final\x18\x05 \x01(\x08R\x07isFinal\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12.\n\x08progress\x18\x07 \x01(\x0b\x32\x12.altar.v1.ProgressR\x08progress\x12?\n\x08metadata\x18\x08 \x03(\x0b\x32#.altar.v1.StreamChunk.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"v\n\x10\x43\x61ncelInvocation\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"\xc0\x04\n\nInvocation\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12\x1b\n\ttool_name\x18\x04 \x01(\tR\x08toolName\x12\x1d\n\nruntime_id\x18\x05 \x01(\tR\truntimeId\x12/\n\x05state\x18\x06 \x01(\x0e\x32\x19.altar.v1.InvocationStateR\x05state\x12\x1a\n\x08\x61ttempts\x18\x07 \x01(\rR\x08\x61ttempts\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12\x36\n\x08\x64\x65\x61\x64line\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x64\x65\x61\x64line\x12%\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12,\n\x06result\x18\r \x01(\x0b\x32\x14.altar.v1.ToolResultR\x06result*t\n\x10ToolResultStatus\x12\"\n\x1eTOOL_RESULT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aTOOL_RESULT_STATUS_SUCCESS\x10\x01\x12\x1c\n\x18TOOL_RESULT_STATUS_ERROR\x10\x02*\xee\x01\n\x0fInvocationState\x12 \n\x1cINVOCATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18INVOCATION_STATE_PENDING\x10\x01\x12\x1e\n\x1aINVOCATION_STATE_EXECUTING\x10\x02\x12\x1e\n\x1aINVOCATION_STATE_COMPLETED\x10\x03\x12\x1b\n\x17INVOCATION_STATE_FAILED\x10\x04\x12\x1e\n\x1aINVOCATION_STATE_CANCELLED\x10\x05\x12\x1e\n\x1aINVOCATION_STATE_TIMED_OUT\x10\x06\x42\x37Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61ltar/v1/invocation.proto\x12\x08\x61ltar.v1\x1a\x14\x61ltar/v1/error.proto\x1a\x16\x61ltar/v1/session.proto\x1a\x14\x61ltar/v1/value.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x05\n\x08ToolCall\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12\x1b\n\ttool_name\x18\x04 \x01(\tR\x08toolName\x12)\n\x10\x63ontract_version\x18\x05 \x01(\tR\x0f\x63ontractVersion\x12\x42\n\nparameters\x18\x06 \x03(\x0b\x32\".altar.v1.ToolCall.ParametersEntryR\nparameters\x12<\n\x08metadata\x18\x07 \x03(\x0b\x32 .altar.v1.ToolCall.MetadataEntryR\x08metadata\x12\x36\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x64\x65\x61\x64line\x12\x44\n\x10security_context\x18\t \x01(\x0b\x32\x19.altar.v1.SecurityContextR\x0fsecurityContext\x12\x16\n\x06stream\x18\n \x01(\x08R\x06stream\x12\x18\n\x07\x61ttempt\x18\x0b \x01(\rR\x07\x61ttempt\x12#\n\rstream_window\x18\x0c \x01(\rR\x0cstreamWindow\x1aN\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ValueR\x05value:\x02\x38\x01\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa6\x03\n\nToolResult\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x32\n\x06status\x18\x03 \x01(\x0e\x32\x1a.altar.v1.ToolResultStatusR\x06status\x12)\n\x07payload\x18\x04 \x01(\x0b\x32\x0f.altar.v1.ValueR\x07payload\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12>\n\x08metadata\x18\x06 \x03(\x0b\x32\".altar.v1.ToolResult.MetadataEntryR\x08metadata\x12*\n\x11\x65xecution_time_ms\x18\x07 \x01(\x03R\x0f\x65xecutionTimeMs\x12\x1d\n\nruntime_id\x18\x08 \x01(\tR\truntimeId\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"V\n\x08Progress\x12\x1a\n\x08progress\x18\x01 \x01(\x01R\x08progress\x12\x14\n\x05total\x18\x02 \x01(\x01R\x05total\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x8f\x03\n\x0bStreamChunk\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x19\n\x08\x63hunk_id\x18\x03 \x01(\x04R\x07\x63hunkId\x12)\n\x07payload\x18\x04 \x01(\x0b\x32\x0f.altar.v1.ValueR\x07payload\x12\x19\n\x08is_final\x18\x05 \x01(\x08R\x07isFinal\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12.\n\x08progress\x18\x07 \x01(\x0b\x32\x12.altar.v1.ProgressR\x08progress\x12?\n\x08metadata\x18\x08 \x03(\x0b\x32#.altar.v1.StreamChunk.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"v\n\x10\x43\x61ncelInvocation\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"K\n\x0cStreamCredit\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12\x16\n\x06\x63hunks\x18\x02 \x01(\rR\x06\x63hunks\"\xc0\x04\n\nInvocation\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12%\n\x0e\x63orrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12\x1b\n\ttool_name\x18\x04 \x01(\tR\x08toolName\x12\x1d\n\nruntime_id\x18\x05 \x01(\tR\truntimeId\x12/\n\x05state\x18\x06 \x01(\x0e\x32\x19.altar.v1.InvocationStateR\x05state\x12\x1a\n\x08\x61ttempts\x18\x07 \x01(\rR\x08\x61ttempts\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12\x36\n\x08\x64\x65\x61\x64line\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08\x64\x65\x61\x64line\x12%\n\x05\x65rror\x18\x0c \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12,\n\x06result\x18\r \x01(\x0b\x32\x14.altar.v1.ToolResultR\x06result*t\n\x10ToolResultStatus\x12\"\n\x1eTOOL_RESULT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aTOOL_RESULT_STATUS_SUCCESS\x10\x01\x12\x1c\n\x18TOOL_RESULT_STATUS_ERROR\x10\x02*\xee\x01\n\x0fInvocationState\x12 \n\x1cINVOCATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18INVOCATION_STATE_PENDING\x10\x01\x12\x1e\n\x1aINVOCATION_STATE_EXECUTING\x10\x02\x12\x1e\n\x1aINVOCATION_STATE_COMPLETED\x10\x03\x12\x1b\n\x17INVOCATION_STATE_FAILED\x10\x04\x12\x1e\n\x1aINVOCATION_STATE_CANCELLED\x10\x05\x12\x1e\n\x1aINVOCATION_STATE_TIMED_OUT\x10\x06\x42\x37Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'altar.v1.invocation_pb2', globals())
@@ -33,28 +33,30 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _TOOLRESULT_METADATAENTRY._serialized_options = b'8\001'
   _STREAMCHUNK_METADATAENTRY._options = None
   _STREAMCHUNK_METADATAENTRY._serialized_options = b'8\001'
-  _TOOLRESULTSTATUS._serialized_start=2393
-  _TOOLRESULTSTATUS._serialized_end=2509
-  _INVOCATIONSTATE._serialized_start=2512
-  _INVOCATIONSTATE._serialized_end=2750
+  _TOOLRESULTSTATUS._serialized_start=2507
+  _TOOLRESULTSTATUS._serialized_end=2623
+  _INVOCATIONSTATE._serialized_start=2626
+  _INVOCATIONSTATE._serialized_end=2864
   _TOOLCALL._serialized_start=141
-  _TOOLCALL._serialized_end=777
-  _TOOLCALL_PARAMETERSENTRY._serialized_start=638
-  _TOOLCALL_PARAMETERSENTRY._serialized_end=716
-  _TOOLCALL_METADATAENTRY._serialized_start=718
-  _TOOLCALL_METADATAENTRY._serialized_end=777
-  _TOOLRESULT._serialized_start=780
-  _TOOLRESULT._serialized_end=1202
-  _TOOLRESULT_METADATAENTRY._serialized_start=718
-  _TOOLRESULT_METADATAENTRY._serialized_end=777
-  _PROGRESS._serialized_start=1204
-  _PROGRESS._serialized_end=1290
-  _STREAMCHUNK._serialized_start=1293
-  _STREAMCHUNK._serialized_end=1692
-  _STREAMCHUNK_METADATAENTRY._serialized_start=718
-  _STREAMCHUNK_METADATAENTRY._serialized_end=777
-  _CANCELINVOCATION._serialized_start=1694
-  _CANCELINVOCATION._serialized_end=1812
-  _INVOCATION._serialized_start=1815
-  _INVOCATION._serialized_end=2391
+  _TOOLCALL._serialized_end=814
+  _TOOLCALL_PARAMETERSENTRY._serialized_start=675
+  _TOOLCALL_PARAMETERSENTRY._serialized_end=753
+  _TOOLCALL_METADATAENTRY._serialized_start=755
+  _TOOLCALL_METADATAENTRY._serialized_end=814
+  _TOOLRESULT._serialized_start=817
+  _TOOLRESULT._serialized_end=1239
+  _TOOLRESULT_METADATAENTRY._serialized_start=755
+  _TOOLRESULT_METADATAENTRY._serialized_end=814
+  _PROGRESS._serialized_start=1241
+  _PROGRESS._serialized_end=1327
+  _STREAMCHUNK._serialized_start=1330
+  _STREAMCHUNK._serialized_end=1729
+  _STREAMCHUNK_METADATAENTRY._serialized_start=755
+  _STREAMCHUNK_METADATAENTRY._serialized_end=814
+  _CANCELINVOCATION._serialized_start=1731
+  _CANCELINVOCATION._serialized_end=1849
+  _STREAMCREDIT._serialized_start=1851
+  _STREAMCREDIT._serialized_end=1926
+  _INVOCATION._serialized_start=1929
+  _INVOCATION._serialized_end=2505
 # @@protoc_insertion_point(module_scope)

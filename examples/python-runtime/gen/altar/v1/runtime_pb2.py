@@ -19,7 +19,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61ltar/v1/runtime.proto\x12\x08\x61ltar.v1\x1a\x17\x61ltar/v1/contract.proto\x1a\x14\x61ltar/v1/error.proto\x1a\x19\x61ltar/v1/invocation.proto\x1a\x16\x61ltar/v1/session.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x04\n\x0eRuntimeMessage\x12%\n\x0e\x63orrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x37\n\x08\x61nnounce\x18\n \x01(\x0b\x32\x19.altar.v1.AnnounceRuntimeH\x00R\x08\x61nnounce\x12Y\n\x17get_available_contracts\x18\x0b \x01(\x0b\x32\x1f.altar.v1.GetAvailableContractsH\x00R\x15getAvailableContracts\x12=\n\rfulfill_tools\x18\x0c \x01(\x0b\x32\x16.altar.v1.FulfillToolsH\x00R\x0c\x66ulfillTools\x12@\n\x0eregister_tools\x18\r \x01(\x0b\x32\x17.altar.v1.RegisterToolsH\x00R\rregisterTools\x12\x37\n\x0btool_result\x18\x0e \x01(\x0b\x32\x14.altar.v1.ToolResultH\x00R\ntoolResult\x12:\n\x0cstream_chunk\x18\x0f \x01(\x0b\x32\x15.altar.v1.StreamChunkH\x00R\x0bstreamChunk\x12\x33\n\theartbeat\x18\x10 \x01(\x0b\x32\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12@\n\x0ewithdraw_tools\x18\x11 \x01(\x0b\x32\x17.altar.v1.WithdrawToolsH\x00R\rwithdrawToolsB\t\n\x07message\"\xd9\x05\n\x0bHostMessage\x12%\n\x0e\x63orrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12P\n\x11\x61nnounce_response\x18\n \x01(\x0b\x32!.altar.v1.AnnounceRuntimeResponseH\x00R\x10\x61nnounceResponse\x12O\n\x13\x61vailable_contracts\x18\x0b \x01(\x0b\x32\x1c.altar.v1.AvailableContractsH\x00R\x12\x61vailableContracts\x12V\n\x16\x66ulfill_tools_response\x18\x0c \x01(\x0b\x32\x1e.altar.v1.FulfillToolsResponseH\x00R\x14\x66ulfillToolsResponse\x12Y\n\x17register_tools_response\x18\r \x01(\x0b\x32\x1f.altar.v1.RegisterToolsResponseH\x00R\x15registerToolsResponse\x12\x31\n\ttool_call\x18\x0e \x01(\x0b\x32\x12.altar.v1.ToolCallH\x00R\x08toolCall\x12I\n\x11\x63\x61ncel_invocation\x18\x0f \x01(\x0b\x32\x1a.altar.v1.CancelInvocationH\x00R\x10\x63\x61ncelInvocation\x12\x33\n\theartbeat\x18\x10 \x01(\x0b\x32\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12=\n\rsession_event\x18\x11 \x01(\x0b\x32\x16.altar.v1.SessionEventH\x00R\x0csessionEvent\x12\'\n\x05\x65rror\x18\x12 \x01(\x0b\x32\x0f.altar.v1.ErrorH\x00R\x05\x65rror\x12\'\n\x05\x64rain\x18\x13 \x01(\x0b\x32\x0f.altar.v1.DrainH\x00R\x05\x64rainB\t\n\x07message\"\xa6\x03\n\x0f\x41nnounceRuntime\x12\x1d\n\nruntime_id\x18\x01 \x01(\tR\truntimeId\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12)\n\x10protocol_version\x18\x04 \x01(\tR\x0fprotocolVersion\x12\"\n\x0c\x63\x61pabilities\x18\x05 \x03(\tR\x0c\x63\x61pabilities\x12\x44\n\x10\x63ompliance_level\x18\x06 \x01(\x0e\x32\x19.altar.v1.ComplianceLevelR\x0f\x63omplianceLevel\x12\x43\n\x08metadata\x18\x07 \x03(\x0b\x32\'.altar.v1.AnnounceRuntime.MetadataEntryR\x08metadata\x12\'\n\x0fmax_concurrency\x18\x08 \x01(\rR\x0emaxConcurrency\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x87\x03\n\x17\x41nnounceRuntimeResponse\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08R\x08\x61\x63\x63\x65pted\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12\x17\n\x07host_id\x18\x03 \x01(\tR\x06hostId\x12)\n\x10protocol_version\x18\x04 \x01(\tR\x0fprotocolVersion\x12/\n\thost_mode\x18\x05 \x01(\x0e\x32\x12.altar.v1.HostModeR\x08hostMode\x12\"\n\x0c\x63\x61pabilities\x18\x06 \x03(\tR\x0c\x63\x61pabilities\x12H\n\x12heartbeat_interval\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\x12\x46\n\x11heartbeat_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10heartbeatTimeout\"\x17\n\x15GetAvailableContracts\"J\n\x12\x41vailableContracts\x12\x34\n\tcontracts\x18\x01 \x03(\x0b\x32\x16.altar.v1.ToolContractR\tcontracts\"\xaa\x01\n\x0fToolFulfillment\x12#\n\rcontract_name\x18\x01 \x01(\tR\x0c\x63ontractName\x12-\n\x12version_constraint\x18\x02 \x01(\tR\x11versionConstraint\x12\x43\n\x11\x64\x65\x63lared_contract\x18\x03 \x01(\x0b\x32\x16.altar.v1.ToolContractR\x10\x64\x65\x63laredContract\"?\n\x0c\x46ulfillTools\x12/\n\x05tools\x18\x01 \x03(\x0b\x32\x19.altar.v1.ToolFulfillmentR\x05tools\"S\n\rToolRejection\x12\x1b\n\ttool_name\x18\x01 \x01(\tR\x08toolName\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\"\x86\x01\n\rFulfilledTool\x12#\n\rcontract_name\x18\x01 \x01(\tR\x0c\x63ontractName\x12)\n\x10\x63ontract_version\x18\x02 \x01(\tR\x0f\x63ontractVersion\x12%\n\x0equalified_name\x18\x03 \x01(\tR\rqualifiedName\"\x80\x01\n\x14\x46ulfillToolsResponse\x12\x33\n\x08\x61\x63\x63\x65pted\x18\x01 \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x08\x61\x63\x63\x65pted\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.altar.v1.ToolRejectionR\x08rejected\"\x97\x01\n\rRegisterTools\x12\x34\n\tcontracts\x18\x01 \x03(\x0b\x32\x16.altar.v1.ToolContractR\tcontracts\x12\x31\n\x14\x61\x63knowledge_insecure\x18\x02 \x01(\x08R\x13\x61\x63knowledgeInsecure\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\"\x81\x01\n\x15RegisterToolsResponse\x12\x33\n\x08\x61\x63\x63\x65pted\x18\x01 \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x08\x61\x63\x63\x65pted\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.altar.v1.ToolRejectionR\x08rejected\"F\n\rWithdrawTools\x12\x1d\n\ntool_names\x18\x01 \x03(\tR\ttoolNames\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\xaa\x01\n\tHeartbeat\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x33\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt\x12\x1b\n\tin_flight\x18\x03 \x01(\rR\x08inFlight\x12/\n\x06health\x18\x04 \x01(\x0e\x32\x17.altar.v1.RuntimeHealthR\x06health\"]\n\x05\x44rain\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12<\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bgracePeriod\"\x91\x05\n\x0bRuntimeInfo\x12\x1d\n\nruntime_id\x18\x01 \x01(\tR\truntimeId\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12\"\n\x0c\x63\x61pabilities\x18\x04 \x03(\tR\x0c\x63\x61pabilities\x12\x44\n\x10\x63ompliance_level\x18\x05 \x01(\x0e\x32\x19.altar.v1.ComplianceLevelR\x0f\x63omplianceLevel\x12\x1c\n\ttransport\x18\x06 \x01(\tR\ttransport\x12/\n\x06health\x18\x07 \x01(\x0e\x32\x17.altar.v1.RuntimeHealthR\x06health\x12=\n\x0c\x63onnected_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63onnectedAt\x12\x46\n\x11last_heartbeat_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0flastHeartbeatAt\x12-\n\x05tools\x18\n \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x05tools\x12\x1b\n\tin_flight\x18\x0b \x01(\rR\x08inFlight\x12#\n\rbreaker_state\x18\x0c \x01(\tR\x0c\x62reakerState\x12?\n\x08metadata\x18\r \x03(\x0b\x32#.altar.v1.RuntimeInfo.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*\x86\x01\n\rRuntimeHealth\x12\x1e\n\x1aRUNTIME_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n\x16RUNTIME_HEALTH_HEALTHY\x10\x01\x12\x1b\n\x17RUNTIME_HEALTH_DEGRADED\x10\x02\x12\x1c\n\x18RUNTIME_HEALTH_UNHEALTHY\x10\x03\x32P\n\x0eRuntimeService\x12>\n\x07\x43onnect\x12\x18.altar.v1.RuntimeMessage\x1a\x15.altar.v1.HostMessage(\x01\x30\x01\x32O\n\rPluginService\x12>\n\x07\x43onnect\x12\x15.altar.v1.HostMessage\x1a\x18.altar.v1.RuntimeMessage(\x01\x30\x01\x42\x37Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61ltar/v1/runtime.proto\x12\x08\x61ltar.v1\x1a\x17\x61ltar/v1/contract.proto\x1a\x14\x61ltar/v1/error.proto\x1a\x19\x61ltar/v1/invocation.proto\x1a\x16\x61ltar/v1/session.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x04\n\x0eRuntimeMessage\x12%\n\x0e\x63orrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x37\n\x08\x61nnounce\x18\n \x01(\x0b\x32\x19.altar.v1.AnnounceRuntimeH\x00R\x08\x61nnounce\x12Y\n\x17get_available_contracts\x18\x0b \x01(\x0b\x32\x1f.altar.v1.GetAvailableContractsH\x00R\x15getAvailableContracts\x12=\n\rfulfill_tools\x18\x0c \x01(\x0b\x32\x16.altar.v1.FulfillToolsH\x00R\x0c\x66ulfillTools\x12@\n\x0eregister_tools\x18\r \x01(\x0b\x32\x17.altar.v1.RegisterToolsH\x00R\rregisterTools\x12\x37\n\x0btool_result\x18\x0e \x01(\x0b\x32\x14.altar.v1.ToolResultH\x00R\ntoolResult\x12:\n\x0cstream_chunk\x18\x0f \x01(\x0b\x32\x15.altar.v1.StreamChunkH\x00R\x0bstreamChunk\x12\x33\n\theartbeat\x18\x10 \x01(\x0b\x32\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12@\n\x0ewithdraw_tools\x18\x11 \x01(\x0b\x32\x17.altar.v1.WithdrawToolsH\x00R\rwithdrawToolsB\t\n\x07message\"\x98\x06\n\x0bHostMessage\x12%\n\x0e\x63orrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12P\n\x11\x61nnounce_response\x18\n \x01(\x0b\x32!.altar.v1.AnnounceRuntimeResponseH\x00R\x10\x61nnounceResponse\x12O\n\x13\x61vailable_contracts\x18\x0b \x01(\x0b\x32\x1c.altar.v1.AvailableContractsH\x00R\x12\x61vailableContracts\x12V\n\x16\x66ulfill_tools_response\x18\x0c \x01(\x0b\x32\x1e.altar.v1.FulfillToolsResponseH\x00R\x14\x66ulfillToolsResponse\x12Y\n\x17register_tools_response\x18\r \x01(\x0b\x32\x1f.altar.v1.RegisterToolsResponseH\x00R\x15registerToolsResponse\x12\x31\n\ttool_call\x18\x0e \x01(\x0b\x32\x12.altar.v1.ToolCallH\x00R\x08toolCall\x12I\n\x11\x63\x61ncel_invocation\x18\x0f \x01(\x0b\x32\x1a.altar.v1.CancelInvocationH\x00R\x10\x63\x61ncelInvocation\x12\x33\n\theartbeat\x18\x10 \x01(\x0b\x32\x13.altar.v1.HeartbeatH\x00R\theartbeat\x12=\n\rsession_event\x18\x11 \x01(\x0b\x32\x16.altar.v1.SessionEventH\x00R\x0csessionEvent\x12\'\n\x05\x65rror\x18\x12 \x01(\x0b\x32\x0f.altar.v1.ErrorH\x00R\x05\x65rror\x12\'\n\x05\x64rain\x18\x13 \x01(\x0b\x32\x0f.altar.v1.DrainH\x00R\x05\x64rain\x12=\n\rstream_credit\x18\x14 \x01(\x0b\x32\x16.altar.v1.StreamCreditH\x00R\x0cstreamCreditB\t\n\x07message\"\xa6\x03\n\x0f\x41nnounceRuntime\x12\x1d\n\nruntime_id\x18\x01 \x01(\tR\truntimeId\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12)\n\x10protocol_version\x18\x04 \x01(\tR\x0fprotocolVersion\x12\"\n\x0c\x63\x61pabilities\x18\x05 \x03(\tR\x0c\x63\x61pabilities\x12\x44\n\x10\x63ompliance_level\x18\x06 \x01(\x0e\x32\x19.altar.v1.ComplianceLevelR\x0f\x63omplianceLevel\x12\x43\n\x08metadata\x18\x07 \x03(\x0b\x32\'.altar.v1.AnnounceRuntime.MetadataEntryR\x08metadata\x12\'\n\x0fmax_concurrency\x18\x08 \x01(\rR\x0emaxConcurrency\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x87\x03\n\x17\x41nnounceRuntimeResponse\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08R\x08\x61\x63\x63\x65pted\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\x12\x17\n\x07host_id\x18\x03 \x01(\tR\x06hostId\x12)\n\x10protocol_version\x18\x04 \x01(\tR\x0fprotocolVersion\x12/\n\thost_mode\x18\x05 \x01(\x0e\x32\x12.altar.v1.HostModeR\x08hostMode\x12\"\n\x0c\x63\x61pabilities\x18\x06 \x03(\tR\x0c\x63\x61pabilities\x12H\n\x12heartbeat_interval\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\x12\x46\n\x11heartbeat_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x10heartbeatTimeout\"\x17\n\x15GetAvailableContracts\"J\n\x12\x41vailableContracts\x12\x34\n\tcontracts\x18\x01 \x03(\x0b\x32\x16.altar.v1.ToolContractR\tcontracts\"\xaa\x01\n\x0fToolFulfillment\x12#\n\rcontract_name\x18\x01 \x01(\tR\x0c\x63ontractName\x12-\n\x12version_constraint\x18\x02 \x01(\tR\x11versionConstraint\x12\x43\n\x11\x64\x65\x63lared_contract\x18\x03 \x01(\x0b\x32\x16.altar.v1.ToolContractR\x10\x64\x65\x63laredContract\"?\n\x0c\x46ulfillTools\x12/\n\x05tools\x18\x01 \x03(\x0b\x32\x19.altar.v1.ToolFulfillmentR\x05tools\"S\n\rToolRejection\x12\x1b\n\ttool_name\x18\x01 \x01(\tR\x08toolName\x12%\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.altar.v1.ErrorR\x05\x65rror\"\x86\x01\n\rFulfilledTool\x12#\n\rcontract_name\x18\x01 \x01(\tR\x0c\x63ontractName\x12)\n\x10\x63ontract_version\x18\x02 \x01(\tR\x0f\x63ontractVersion\x12%\n\x0equalified_name\x18\x03 \x01(\tR\rqualifiedName\"\x80\x01\n\x14\x46ulfillToolsResponse\x12\x33\n\x08\x61\x63\x63\x65pted\x18\x01 \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x08\x61\x63\x63\x65pted\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.altar.v1.ToolRejectionR\x08rejected\"\x97\x01\n\rRegisterTools\x12\x34\n\tcontracts\x18\x01 \x03(\x0b\x32\x16.altar.v1.ToolContractR\tcontracts\x12\x31\n\x14\x61\x63knowledge_insecure\x18\x02 \x01(\x08R\x13\x61\x63knowledgeInsecure\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\"\x81\x01\n\x15RegisterToolsResponse\x12\x33\n\x08\x61\x63\x63\x65pted\x18\x01 \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x08\x61\x63\x63\x65pted\x12\x33\n\x08rejected\x18\x02 \x03(\x0b\x32\x17.altar.v1.ToolRejectionR\x08rejected\"F\n\rWithdrawTools\x12\x1d\n\ntool_names\x18\x01 \x03(\tR\ttoolNames\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"\xaa\x01\n\tHeartbeat\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x33\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06sentAt\x12\x1b\n\tin_flight\x18\x03 \x01(\rR\x08inFlight\x12/\n\x06health\x18\x04 \x01(\x0e\x32\x17.altar.v1.RuntimeHealthR\x06health\"]\n\x05\x44rain\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12<\n\x0cgrace_period\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0bgracePeriod\"\x91\x05\n\x0bRuntimeInfo\x12\x1d\n\nruntime_id\x18\x01 \x01(\tR\truntimeId\x12\x1a\n\x08language\x18\x02 \x01(\tR\x08language\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12\"\n\x0c\x63\x61pabilities\x18\x04 \x03(\tR\x0c\x63\x61pabilities\x12\x44\n\x10\x63ompliance_level\x18\x05 \x01(\x0e\x32\x19.altar.v1.ComplianceLevelR\x0f\x63omplianceLevel\x12\x1c\n\ttransport\x18\x06 \x01(\tR\ttransport\x12/\n\x06health\x18\x07 \x01(\x0e\x32\x17.altar.v1.RuntimeHealthR\x06health\x12=\n\x0c\x63onnected_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63onnectedAt\x12\x46\n\x11last_heartbeat_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0flastHeartbeatAt\x12-\n\x05tools\x18\n \x03(\x0b\x32\x17.altar.v1.FulfilledToolR\x05tools\x12\x1b\n\tin_flight\x18\x0b \x01(\rR\x08inFlight\x12#\n\rbreaker_state\x18\x0c \x01(\tR\x0c\x62reakerState\x12?\n\x08metadata\x18\r \x03(\x0b\x32#.altar.v1.RuntimeInfo.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01*\x86\x01\n\rRuntimeHealth\x12\x1e\n\x1aRUNTIME_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n\x16RUNTIME_HEALTH_HEALTHY\x10\x01\x12\x1b\n\x17RUNTIME_HEALTH_DEGRADED\x10\x02\x12\x1c\n\x18RUNTIME_HEALTH_UNHEALTHY\x10\x03\x32P\n\x0eRuntimeService\x12>\n\x07\x43onnect\x12\x18.altar.v1.RuntimeMessage\x1a\x15.altar.v1.HostMessage(\x01\x30\x01\x32O\n\rPluginService\x12>\n\x07\x43onnect\x12\x15.altar.v1.HostMessage\x1a\x18.altar.v1.RuntimeMessage(\x01\x30\x01\x42\x37Z5github.com/altar-gateway/altar/proto/altar/v1;altarv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'altar.v1.runtime_pb2', globals())
@@ -31,48 +31,48 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ANNOUNCERUNTIME_METADATAENTRY._serialized_options = b'8\001'
   _RUNTIMEINFO_METADATAENTRY._options = None
   _RUNTIMEINFO_METADATAENTRY._serialized_options = b'8\001'
-  _RUNTIMEHEALTH._serialized_start=4311
-  _RUNTIMEHEALTH._serialized_end=4445
+  _RUNTIMEHEALTH._serialized_start=4374
+  _RUNTIMEHEALTH._serialized_end=4508
   _RUNTIMEMESSAGE._serialized_start=200
   _RUNTIMEMESSAGE._serialized_end=779
   _HOSTMESSAGE._serialized_start=782
-  _HOSTMESSAGE._serialized_end=1511
-  _ANNOUNCERUNTIME._serialized_start=1514
-  _ANNOUNCERUNTIME._serialized_end=1936
-  _ANNOUNCERUNTIME_METADATAENTRY._serialized_start=1877
-  _ANNOUNCERUNTIME_METADATAENTRY._serialized_end=1936
-  _ANNOUNCERUNTIMERESPONSE._serialized_start=1939
-  _ANNOUNCERUNTIMERESPONSE._serialized_end=2330
-  _GETAVAILABLECONTRACTS._serialized_start=2332
-  _GETAVAILABLECONTRACTS._serialized_end=2355
-  _AVAILABLECONTRACTS._serialized_start=2357
-  _AVAILABLECONTRACTS._serialized_end=2431
-  _TOOLFULFILLMENT._serialized_start=2434
-  _TOOLFULFILLMENT._serialized_end=2604
-  _FULFILLTOOLS._serialized_start=2606
-  _FULFILLTOOLS._serialized_end=2669
-  _TOOLREJECTION._serialized_start=2671
-  _TOOLREJECTION._serialized_end=2754
-  _FULFILLEDTOOL._serialized_start=2757
-  _FULFILLEDTOOL._serialized_end=2891
-  _FULFILLTOOLSRESPONSE._serialized_start=2894
-  _FULFILLTOOLSRESPONSE._serialized_end=3022
-  _REGISTERTOOLS._serialized_start=3025
-  _REGISTERTOOLS._serialized_end=3176
-  _REGISTERTOOLSRESPONSE._serialized_start=3179
-  _REGISTERTOOLSRESPONSE._serialized_end=3308
-  _WITHDRAWTOOLS._serialized_start=3310
-  _WITHDRAWTOOLS._serialized_end=3380
-  _HEARTBEAT._serialized_start=3383
-  _HEARTBEAT._serialized_end=3553
-  _DRAIN._serialized_start=3555
-  _DRAIN._serialized_end=3648
-  _RUNTIMEINFO._serialized_start=3651
-  _RUNTIMEINFO._serialized_end=4308
-  _RUNTIMEINFO_METADATAENTRY._serialized_start=1877
-  _RUNTIMEINFO_METADATAENTRY._serialized_end=1936
-  _RUNTIMESERVICE._serialized_start=4447
-  _RUNTIMESERVICE._serialized_end=4527
-  _PLUGINSERVICE._serialized_start=4529
-  _PLUGINSERVICE._serialized_end=4608
+  _HOSTMESSAGE._serialized_end=1574
+  _ANNOUNCERUNTIME._serialized_start=1577
+  _ANNOUNCERUNTIME._serialized_end=1999
+  _ANNOUNCERUNTIME_METADATAENTRY._serialized_start=1940
+  _ANNOUNCERUNTIME_METADATAENTRY._serialized_end=1999
+  _ANNOUNCERUNTIMERESPONSE._serialized_start=2002
+  _ANNOUNCERUNTIMERESPONSE._serialized_end=2393
+  _GETAVAILABLECONTRACTS._serialized_start=2395
+  _GETAVAILABLECONTRACTS._serialized_end=2418
+  _AVAILABLECONTRACTS._serialized_start=2420
+  _AVAILABLECONTRACTS._serialized_end=2494
+  _TOOLFULFILLMENT._serialized_start=2497
+  _TOOLFULFILLMENT._serialized_end=2667
+  _FULFILLTOOLS._serialized_start=2669
+  _FULFILLTOOLS._serialized_end=2732
+  _TOOLREJECTION._serialized_start=2734
+  _TOOLREJECTION._serialized_end=2817
+  _FULFILLEDTOOL._serialized_start=2820
+  _FULFILLEDTOOL._serialized_end=2954
+  _FULFILLTOOLSRESPONSE._serialized_start=2957
+  _FULFILLTOOLSRESPONSE._serialized_end=3085
+  _REGISTERTOOLS._serialized_start=3088
+  _REGISTERTOOLS._serialized_end=3239
+  _REGISTERTOOLSRESPONSE._serialized_start=3242
+  _REGISTERTOOLSRESPONSE._serialized_end=3371
+  _WITHDRAWTOOLS._serialized_start=3373
+  _WITHDRAWTOOLS._serialized_end=3443
+  _HEARTBEAT._serialized_start=3446
+  _HEARTBEAT._serialized_end=3616
+  _DRAIN._serialized_start=3618
+  _DRAIN._serialized_end=3711
+  _RUNTIMEINFO._serialized_start=3714
+  _RUNTIMEINFO._serialized_end=4371
+  _RUNTIMEINFO_METADATAENTRY._serialized_start=1940
+  _RUNTIMEINFO_METADATAENTRY._serialized_end=1999
+  _RUNTIMESERVICE._serialized_start=4510
+  _RUNTIMESERVICE._serialized_end=4590
+  _PLUGINSERVICE._serialized_start=4592
+  _PLUGINSERVICE._serialized_end=4671
 # @@protoc_insertion_point(module_scope)
