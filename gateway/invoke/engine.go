@@ -47,8 +47,9 @@ var testHooks struct {
 	queued func(limit string)        // a call starts waiting in a limiter's queue
 }
 
-// toolSet maps a tool's qualified name to its limiter and to the statistics
-// of its calls that never reached a runtime (runtime_id "").
+// toolSet maps a tool's contract name to its limiter, and its qualified
+// name to the statistics of its calls that never reached a runtime
+// (runtime_id "").
 type toolSet struct {
 	m     atomic.Pointer[map[string]*toolState]
 	mu    sync.Mutex
@@ -82,7 +83,9 @@ func New(resolver Resolver, runtimes Runtimes, opts ...Option) *Engine {
 	return e
 }
 
-// toolLimiter returns the tool's limiter, nil when it has no limit.
+// toolLimiter returns the limiter of the tool named name (its contract
+// name: a call that names the runtime, "runtime_id/name", counts against
+// the same limit as one by the bare name), nil when it has no limit.
 func (e *Engine) toolLimiter(name string) *limiter {
 	lim, ok := e.cfg.limits.Tools[name]
 	if !ok {
@@ -410,7 +413,7 @@ func (e *Engine) run(ctx context.Context, c *call, p *prepared) (*altarv1.ToolRe
 		}
 	}
 
-	if tl := e.toolLimiter(p.tgt.Name); tl != nil {
+	if tl := e.toolLimiter(p.tgt.Contract.GetName()); tl != nil {
 		if aerr := e.acquireTool(ctx, c, p, tl); aerr != nil {
 			return nil, aerr
 		}

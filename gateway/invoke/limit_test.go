@@ -61,6 +61,51 @@ func TestConcurrencyLimits(t *testing.T) {
 	}
 }
 
+// A tool's limit is the tool's, whatever name a caller uses for it: naming
+// the runtime ("r1/get_weather") does not get a call around the limit of
+// get_weather, nor does it escape a limit set for get_weather by name.
+func TestToolLimitCoversQualifiedNames(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits invoke.Limits
+	}{
+		{"every tool", invoke.Limits{Tool: invoke.Limit{Concurrency: 1}}},
+		{"by name", invoke.Limits{Tools: map[string]invoke.Limit{"get_weather": {Concurrency: 1}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := make(chan *altarv1.ToolCall, 4)
+			release := make(chan struct{})
+			conn := invoketest.NewConn("r1")
+			conn.InvokeFunc = conn.Blocking(started, release)
+			h := newHarness(t, weatherContract(), []*invoketest.Conn{conn}, invoke.WithLimits(tc.limits))
+			qualified := invoketest.Target(weatherContract(), "r1")
+			qualified.Name = "r1/get_weather"
+			h.resolver.Add(qualified)
+			h.resolver.Add(invoketest.Target(weatherContract(), "r1")) // get_weather is the bare name again
+
+			running := h.goInvoke(h.ctx(), weatherReq("bare", "Oslo"))
+			recv(t, started, "the first call to run")
+			req := weatherReq("qualified", "Oslo")
+			req.ToolName = "r1/get_weather"
+			done := h.goInvoke(h.ctx(), req)
+			select {
+			case r := <-done:
+				if ae := asAltar(t, r.err); ae.Code != altarv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED || ae.RetryAfter <= 0 {
+					t.Errorf("r1/get_weather while get_weather is at its limit: %v, want RESOURCE_EXHAUSTED with a retry_after", r.err)
+				}
+			case call := <-started:
+				t.Errorf("r1/get_weather ran (%s) while get_weather was at its limit of 1", call.GetInvocationId())
+			case <-time.After(waitTimeout):
+				t.Fatal("r1/get_weather neither ran nor was refused")
+			}
+			close(release)
+			if r := recv(t, running, "the first call to finish"); r.err != nil {
+				t.Error(r.err)
+			}
+		})
+	}
+}
+
 func TestQueuedCallLeavesOnCancel(t *testing.T) {
 	queued := make(chan string, 4)
 	restore := invoke.SetTestHooks(nil, func(l string) { queued <- l })

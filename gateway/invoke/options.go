@@ -228,7 +228,9 @@ type Limit struct {
 // Limits are the engine's concurrency limits. A runtime's limit is also
 // capped by the max_concurrency it announced.
 type Limits struct {
-	// Tool applies to every tool unless Tools names it (by qualified name).
+	// Tool applies to every tool unless Tools names it. A tool is named by
+	// its contract name: calls that name a runtime ("runtime_id/name") count
+	// against the same limit as calls by the bare name.
 	Tool  Limit
 	Tools map[string]Limit
 	// Runtime applies to every runtime unless Runtimes names it.

@@ -49,7 +49,7 @@ func (e *Engine) InvokeStream(ctx context.Context, req *altarv1.InvokeRequest, s
 		return err
 	}
 
-	if tl := e.toolLimiter(p.tgt.Name); tl != nil {
+	if tl := e.toolLimiter(p.tgt.Contract.GetName()); tl != nil {
 		if aerr := e.acquireTool(ctx, c, &p, tl); aerr != nil {
 			return aerr
 		}

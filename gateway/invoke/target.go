@@ -25,7 +25,9 @@ type Resolver interface {
 // to is shared and read-only: the engine never modifies it.
 type Target struct {
 	// Name is the tool's qualified name. It keys the engine's per-tool
-	// limits, statistics and result cache, and is what Stats reports.
+	// statistics and result cache, and is what Stats reports. (Per-tool
+	// limits are keyed by Contract's name, so that every name of a tool
+	// shares its limit.)
 	Name string
 	// Contract is the Host's trusted contract. ToolCall.tool_name is its
 	// Name, ToolCall.contract_version its Version; its flags, timeout_ms,
