@@ -16,6 +16,7 @@ import (
 
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/altarerr"
+	"github.com/altar-gateway/altar/gateway/audit"
 	"github.com/altar-gateway/altar/gateway/schema"
 	"github.com/altar-gateway/altar/plugins/launch"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
@@ -53,12 +54,27 @@ func (b *syncBuffer) records() []map[string]any {
 // fixture is a real Host on loopback with plugins launched by a real
 // Supervisor, whose close the Host runs (OnClose).
 type fixture struct {
-	h    *gateway.Host
-	sup  *launch.Supervisor
-	logs *syncBuffer
+	h     *gateway.Host
+	sup   *launch.Supervisor
+	logs  *syncBuffer
+	audit *audit.Recorder
 }
 
-func newHost(t *testing.T, mode altarv1.HostMode, logs *syncBuffer) *gateway.Host {
+// auditTee keeps the Host's audit events for the test and logs them as
+// the Host's default sink does.
+type auditTee struct {
+	rec *audit.Recorder
+	log audit.LogSink
+}
+
+func (a auditTee) Record(e audit.Event) {
+	a.rec.Record(e)
+	a.log.Record(e)
+}
+
+// newHost starts a Host whose log goes to logs and whose audit events
+// also to rec, when it is not nil.
+func newHost(t *testing.T, mode altarv1.HostMode, logs *syncBuffer, rec *audit.Recorder) *gateway.Host {
 	t.Helper()
 	cfg := gateway.DefaultConfig()
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -67,6 +83,9 @@ func newHost(t *testing.T, mode altarv1.HostMode, logs *syncBuffer) *gateway.Hos
 	cfg.Runtimes.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Runtimes.HeartbeatTimeout = 2 * time.Second
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if rec != nil {
+		cfg.AuditSink = auditTee{rec: rec, log: audit.LogSink{Logger: cfg.Logger}}
+	}
 	h, err := gateway.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +104,8 @@ func newHost(t *testing.T, mode altarv1.HostMode, logs *syncBuffer) *gateway.Hos
 // start launches the plugins; startErr is what Start returned.
 func start(t *testing.T, mode altarv1.HostMode, plugins ...launch.Config) (f *fixture, startErr error) {
 	t.Helper()
-	logs := &syncBuffer{}
-	h := newHost(t, mode, logs)
+	logs, rec := &syncBuffer{}, &audit.Recorder{}
+	h := newHost(t, mode, logs, rec)
 	sup, err := launch.New(h, plugins, launch.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +118,7 @@ func start(t *testing.T, mode altarv1.HostMode, plugins ...launch.Config) (f *fi
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	startErr = sup.Start(ctx)
-	return &fixture{h: h, sup: sup, logs: logs}, startErr
+	return &fixture{h: h, sup: sup, logs: logs, audit: rec}, startErr
 }
 
 func plugin(name string) launch.Config {
@@ -422,7 +441,7 @@ func TestStderrIsLoggedWithThePluginName(t *testing.T) {
 
 func TestCloseLeavesNoPluginBehind(t *testing.T) {
 	logs := &syncBuffer{}
-	h := newHost(t, altarv1.HostMode_HOST_MODE_STRICT, logs)
+	h := newHost(t, altarv1.HostMode_HOST_MODE_STRICT, logs, nil)
 	sup, err := launch.New(h, []launch.Config{plugin("one"), plugin("two")})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@
 // error, add, and "sneak", which no manifest has (registered in DEVELOPMENT
 // mode when TESTPLUGIN_DEV is set). With TESTPLUGIN_ID set it announces
 // that id instead of the one the Host gives it (a misbehaving plugin).
+// With TESTPLUGIN_RAW set it speaks the runtime protocol by hand, without
+// the SDK, and tries to widen the Host's contracts (see serveRaw).
 package main
 
 import (
@@ -77,6 +79,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("TESTPLUGIN_RAW") != "" {
+		if err := serveRaw(ctx); err != nil {
+			log.Error("raw mode ended", "error", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if wrong := os.Getenv("TESTPLUGIN_ID"); wrong != "" {
 		os.Unsetenv("ALTAR_RUNTIME_ID")
 		rt, _ = sdk.New(wrong, tools, opts...)
