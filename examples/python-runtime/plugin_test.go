@@ -2,6 +2,7 @@ package pythonruntime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -20,7 +21,8 @@ import (
 // startPlugin launches conformance.py as a go-plugin plugin of h through
 // the Host's real plugin supervisor (handshake line, health check,
 // PluginService stream served by Host.ServeRuntime), and waits until it
-// fulfils its tools. Its stderr goes to logs.
+// fulfils its tools. The supervisor's log, the plugin's stderr included,
+// goes to logs as JSON records (see stderrLines).
 func startPlugin(t testing.TB, h *testHost, name string, logs *syncBuffer) *launch.Supervisor {
 	t.Helper()
 	requirePython(t)
@@ -34,7 +36,7 @@ func startPlugin(t testing.TB, h *testHost, name string, logs *syncBuffer) *laun
 		Args:    []string{script},
 		Env:     []string{"PYTHONDONTWRITEBYTECODE=1", "ALTAR_LOG_LEVEL=INFO"},
 		Restart: launch.RestartPolicy{MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Budget: 3, Window: time.Minute},
-	}}, launch.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	}}, launch.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +55,42 @@ func startPlugin(t testing.TB, h *testHost, name string, logs *syncBuffer) *laun
 	}
 	h.waitTools(t, name, conformanceTools)
 	return sup
+}
+
+// stderrLines returns the lines of the plugin's standard error that the
+// supervisor logged into logs: its "plugin stderr" records with
+// plugin=name (not the supervisor's own records about the plugin).
+func stderrLines(logs *syncBuffer, name string) []string {
+	var out []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Msg    string `json:"msg"`
+			Plugin string `json:"plugin"`
+			Line   string `json:"line"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "plugin stderr" && rec.Plugin == name {
+			out = append(out, rec.Line)
+		}
+	}
+	return out
+}
+
+// waitForStderr waits until the plugin has written a line containing
+// every one of parts to its standard error, as the Host logged it.
+func waitForStderr(t *testing.T, logs *syncBuffer, name, what string, parts ...string) {
+	t.Helper()
+	waitUntil(t, what+" in the plugin's stderr, as the Host logged it", func() bool {
+		for _, line := range stderrLines(logs, name) {
+			found := true
+			for _, p := range parts {
+				found = found && strings.Contains(line, p)
+			}
+			if found {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // processGone reports whether no process has the pid (a zombie that its
@@ -83,9 +121,12 @@ func TestPluginConformanceRuntime(t *testing.T) {
 	if err != nil || len(values) != 100 || final.GetError() != nil {
 		t.Fatalf("stream: %d values, final %v, %v", len(values), final, err)
 	}
-	if !strings.Contains(logs.String(), "plugin=py-plugin") {
-		t.Errorf("the plugin's stderr is not in the Host's log:\n%s", logs.String())
-	}
+	// The Python runtime's own log line (Python's logging, as
+	// conformance.py formats it, with the names of the tools the Host
+	// accepted as a Python list), captured from its stderr under the
+	// plugin's name.
+	waitForStderr(t, logs, "py-plugin", "the Python runtime's 'tools fulfilled' line",
+		" INFO altar_runtime: tools fulfilled: [", "'py-plugin/conformance.pid'")
 
 	t.Run("a killed plugin is restarted", func(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -111,8 +152,9 @@ func TestPluginConformanceRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitUntil(t, "the plugin process is gone", func() bool { return processGone(pid) })
-		if !strings.Contains(logs.String(), "stream ended") {
-			t.Errorf("the plugin did not log that the Host's stream ended (it was killed instead?):\n%s", logs.String())
-		}
+		// The Python runtime logs this when the Host ends its stream
+		// (altar_runtime/runtime.py), not when it is killed.
+		waitForStderr(t, logs, "py-plugin", "the Python runtime's 'stream ended' line",
+			" INFO altar_runtime: the Host's stream ended (")
 	})
 }
