@@ -484,28 +484,35 @@ func checkRuntime(t *testing.T, h *testHost, p *nodeProc, info *altarv1.RuntimeI
 	})
 
 	t.Run("concurrent calls", func(t *testing.T) {
-		// Eight 300 ms sleeps at once finish in far less than 8 × 300 ms.
+		// Eight sleeps that end only when cancelled: the runtime reports all
+		// eight executing at once (the in_flight of its heartbeats, as the
+		// Host records it). A runtime serving calls one at a time never
+		// reports more than one.
+		const n = 8
+		id := info.GetRuntimeId()
+		inFlight := func() uint32 {
+			for _, i := range h.Runtimes().List() {
+				if i.GetRuntimeId() == id {
+					return i.GetInFlight()
+				}
+			}
+			return 0
+		}
+		ctx, cancel := context.WithCancel(ctxT(t))
 		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		start := time.Now()
-		for range 8 {
+		defer func() { cancel(); wg.Wait() }()
+		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := invoke(t, h, &altarv1.InvokeRequest{ToolName: "conformance.sleep", Parameters: map[string]*altarv1.Value{"ms": schema.Int(300)}})
-				errs <- err
+				_, _ = h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "conformance.sleep",
+					Parameters: map[string]*altarv1.Value{"ms": schema.Int(60_000), "tag": schema.String(fmt.Sprint("par-", i))}})
 			}()
 		}
+		waitUntil(t, p, fmt.Sprintf("the runtime executing %d sleeps at once", n), func() bool { return inFlight() == n })
+		cancel()
 		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if took := time.Since(start); took > 2*time.Second {
-			t.Fatalf("8 concurrent 300 ms calls took %v: calls are not served concurrently", took)
-		}
+		waitUntil(t, p, "the runtime stopping every sleep", func() bool { return inFlight() == 0 })
 	})
 }
 
