@@ -19,7 +19,8 @@ export const DEFAULT_HOST = "127.0.0.1:50051";
 
 /**
  * The capabilities announced (proto/altar/v1/capabilities.go): Level 2 and
- * what it requires, plus binary payloads and progress.
+ * what it requires, plus binary payloads, progress and flow control (a
+ * streamed call's chunks wait for the Host's credit, see session.js).
  */
 export const CAPABILITIES = Object.freeze([
   "altar_level_1",
@@ -32,6 +33,7 @@ export const CAPABILITIES = Object.freeze([
   "rich_errors",
   "progress",
   "binary_payloads",
+  "flow_control",
 ]);
 
 /** How long a plugin waits for the Host to open its stream. */

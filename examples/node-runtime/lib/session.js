@@ -3,7 +3,9 @@
 // (GetAvailableContracts), fulfil, then serve ToolCalls concurrently (bounded
 // by maxConcurrency), honour CancelInvocation, Drain and deadlines, and send
 // a Heartbeat every interval the Host asked for, dropping the connection
-// when the Host has been silent longer than its heartbeat timeout.
+// when the Host has been silent longer than its heartbeat timeout. A
+// streaming call with a window (flow_control) sends no more chunks than the
+// Host has credited back (StreamWindow).
 
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
@@ -30,6 +32,9 @@ const DRAIN_SLACK_MS = 5_000;
 const BUSY_RETRY_AFTER_MS = 100;
 /** Messages queued in one event-loop turn before producers wait for the next. */
 const YIELD_EVERY = 32;
+
+/** The most room a stream window holds (StreamCredit.chunks is a uint32). */
+const MAX_WINDOW = 2 ** 32 - 1;
 
 /** Queued behind the last answer, it half-closes the stream. */
 const CLOSE_SEND = Symbol("closeSend");
@@ -65,6 +70,68 @@ function durationMs(d) {
   return d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : 0;
 }
 
+/**
+ * StreamWindow is how many more chunks a flow-controlled stream may send
+ * before the Host credits more back (ToolCall.stream_window, StreamCredit).
+ * Mirrors the Go SDK's streamWindow.
+ */
+export class StreamWindow {
+  /** @param {number} room the call's stream_window */
+  constructor(room) {
+    this.room = room;
+    /** @type {{resolve: () => void, reject: (err: unknown) => void, signal?: AbortSignal, onAbort: () => void}[]} */
+    this.waiters = [];
+  }
+
+  /**
+   * take uses one chunk's room, waiting for credit while there is none. It
+   * rejects with signal.reason once signal aborts first, and with the reason
+   * given to close.
+   * @param {AbortSignal} [signal]
+   * @returns {Promise<void>}
+   */
+  take(signal) {
+    if (this.room > 0 && this.waiters.length === 0) {
+      this.room--;
+      return Promise.resolve();
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const w = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason);
+        },
+      };
+      signal?.addEventListener("abort", w.onAbort, { once: true });
+      this.waiters.push(w);
+    });
+  }
+
+  /** add gives n more chunks' room, waking waiters in order. */
+  add(n) {
+    this.room = Math.min(this.room + n, MAX_WINDOW);
+    while (this.room > 0 && this.waiters.length > 0) {
+      const w = this.waiters.shift();
+      w.signal?.removeEventListener("abort", w.onAbort);
+      this.room--;
+      w.resolve();
+    }
+  }
+
+  /** close fails every wait with err (the connection ended). */
+  close(err) {
+    for (const w of this.waiters.splice(0)) {
+      w.signal?.removeEventListener("abort", w.onAbort);
+      w.reject(err);
+    }
+  }
+}
+
 export class Session {
   /**
    * @param {import("./runtime.js").Runtime} rt
@@ -85,6 +152,8 @@ export class Session {
     this.sendClosed = false;
     /** @type {Map<string, AbortController>} */
     this.active = new Map();
+    /** @type {Map<string, StreamWindow>} flow-controlled streams running */
+    this.windows = new Map();
     this.draining = false;
     this.closeQueued = false;
     this.accepted = [];
@@ -137,6 +206,7 @@ export class Session {
     clearInterval(this.heartbeatTimer);
     const lost = new ToolError(ErrorCode.CONNECTION_LOST, `the connection to the Host ended: ${err?.message ?? err}`);
     for (const ac of this.active.values()) ac.abort(lost);
+    for (const w of this.windows.values()) w.close(lost);
     for (const w of this.spaceWaiters.splice(0)) w.reject(lost);
     this.wire.abort();
     this.rt.setSession(null, this);
@@ -240,6 +310,9 @@ export class Session {
         break;
       case "cancelInvocation":
         this.cancelCall(value);
+        break;
+      case "streamCredit":
+        this.creditStream(value);
         break;
       case "heartbeat":
         break; // any message proves the Host alive
@@ -411,8 +484,13 @@ export class Session {
     }
     const ac = new AbortController();
     this.active.set(id, ac);
+    let window;
+    if (call.stream && call.streamWindow > 0) {
+      window = new StreamWindow(call.streamWindow);
+      this.windows.set(id, window);
+    }
     const run = call.stream
-      ? this.rt.handler.stream(call, ac.signal, (c, signal) => this.sendChunk(c, signal))
+      ? this.rt.handler.stream(call, ac.signal, (c, signal) => this.sendChunk(c, signal, window))
       : this.rt.handler.invoke(call, ac.signal).then((res) =>
           this.enqueue(create(RuntimeMessageSchema, { correlationId: call.correlationId, message: { case: "toolResult", value: res } })),
         );
@@ -421,13 +499,29 @@ export class Session {
       .finally(() => this.finishCall(id));
   }
 
-  sendChunk(c, signal) {
+  /**
+   * sendChunk queues one chunk of a streamed call. With a window, a chunk
+   * that does not end the stream first waits for room (credit from the
+   * Host); the chunk that ends it (is_final, or an error) is always allowed.
+   * @param {import("../gen/altar/v1/invocation_pb.js").StreamChunk} c
+   * @param {AbortSignal} [signal] ends the waits of a chunk that does not end the stream
+   * @param {StreamWindow} [window]
+   */
+  async sendChunk(c, signal, window) {
     const m = create(RuntimeMessageSchema, { correlationId: c.correlationId, message: { case: "streamChunk", value: c } });
-    return c.isFinal || c.error ? this.enqueue(m) : this.enqueue(m, signal);
+    if (c.isFinal || c.error) return this.enqueue(m);
+    if (window) await window.take(signal);
+    return this.enqueue(m, signal);
+  }
+
+  /** creditStream gives a running stream the room the Host credited back; a credit for a stream that ended is ignored. */
+  creditStream(c) {
+    this.windows.get(c.invocationId)?.add(c.chunks);
   }
 
   finishCall(id) {
     this.active.delete(id);
+    this.windows.delete(id);
     if (this.draining && this.active.size === 0) this.queueClose();
   }
 
