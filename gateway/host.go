@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +61,7 @@ type Config struct {
 	// at once each get a goroutine of their own.
 	GRPCStreamWorkers int
 
+	Contracts ContractsConfig
 	Sessions  SessionConfig
 	Runtimes  RuntimeConfig
 	Invoke    InvokeConfig
@@ -85,6 +91,15 @@ type HTTPConfig struct {
 	RuntimeOrigins []string
 }
 
+// ContractsConfig governs how tool names resolve.
+type ContractsConfig struct {
+	// DefaultRuntimes maps a tool's bare name to the runtime preferred for
+	// it when several runtimes serve it: a call by the bare name goes to
+	// that runtime unless it is busier than another, unhealthy or behind
+	// an open breaker (contract.WithDefaultRuntime).
+	DefaultRuntimes map[string]string
+}
+
 // SessionConfig bounds sessions.
 type SessionConfig struct {
 	DefaultTTL    time.Duration
@@ -104,8 +119,18 @@ type InvokeConfig struct {
 	DefaultTimeout    time.Duration
 	MaxTimeout        time.Duration
 	IdempotencyWindow time.Duration
-	// Options are passed to the engine as they are (retry policy, breaker,
-	// limits, cache); they follow the settings above.
+	// Limits bound concurrent calls per tool and per runtime, each with a
+	// bounded queue; the zero value is no limit (a runtime's announced
+	// max_concurrency still applies).
+	Limits invoke.Limits
+	// Retry is how calls to idempotent tools are retried; zero fields take
+	// invoke.DefaultRetryPolicy's (a negative Jitter is none).
+	Retry invoke.RetryPolicy
+	// Breaker configures each runtime's circuit breaker; zero fields take
+	// invoke.DefaultBreakerSettings'.
+	Breaker invoke.BreakerSettings
+	// Options are passed to the engine as they are (result cache, clock,
+	// ...); they follow the settings above, and so win over them.
 	Options []invoke.Option
 }
 
@@ -127,7 +152,8 @@ func DefaultConfig() Config {
 		},
 		Sessions: SessionConfig{DefaultTTL: 30 * time.Minute, MaxTTL: 24 * time.Hour, MaxSessions: 100_000, SweepInterval: 30 * time.Second},
 		Runtimes: RuntimeConfig{HeartbeatInterval: runtime.DefaultHeartbeatInterval, HeartbeatTimeout: runtime.DefaultHeartbeatTimeout},
-		Invoke:   InvokeConfig{DefaultTimeout: 30 * time.Second, MaxTimeout: 5 * time.Minute, IdempotencyWindow: 10 * time.Minute},
+		Invoke: InvokeConfig{DefaultTimeout: 30 * time.Second, MaxTimeout: 5 * time.Minute, IdempotencyWindow: 10 * time.Minute,
+			Retry: invoke.DefaultRetryPolicy(), Breaker: invoke.DefaultBreakerSettings()},
 	}
 }
 
@@ -212,10 +238,58 @@ func (c Config) Validate() error {
 	if _, err := auth.NewKeySet(c.Keys); err != nil {
 		e.WithField("keys", "key", err.Error())
 	}
+	c.validatePolicies(e)
 	if len(e.Fields) > 0 {
 		return e
 	}
 	return nil
+}
+
+// runtimeIDPattern is the rule a runtime's id must follow to be accepted
+// (runtime.Service refuses any other announce).
+var runtimeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// validatePolicies checks the names in the contract defaults and the
+// invocation limits, and the rules between the retry and limit settings.
+func (c Config) validatePolicies(e *altarerr.Error) {
+	checkRuntimeID := func(path, id string) {
+		if !runtimeIDPattern.MatchString(id) {
+			e.WithField(path, "runtime_id", fmt.Sprintf("%q is not a runtime id: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", id))
+		}
+	}
+	for _, tool := range slices.Sorted(maps.Keys(c.Contracts.DefaultRuntimes)) {
+		path := "contracts.default_runtimes." + tool
+		if err := contract.ValidateName(tool); err != nil {
+			e.WithField(path, "name", "not a tool name: "+strings.TrimPrefix(err.Error(), contract.ErrInvalidName.Error()+": "))
+		}
+		checkRuntimeID(path, c.Contracts.DefaultRuntimes[tool])
+	}
+	limit := func(path string, l invoke.Limit) {
+		if l.Queue > 0 && l.Concurrency <= 0 {
+			e.WithField(path+".queue", "range", fmt.Sprintf("a queue of %d needs %s.concurrency (no concurrency means no limit, so nothing waits)", l.Queue, path))
+		}
+	}
+	lim := c.Invoke.Limits
+	limit("invoke.limits.per_tool", lim.Tool)
+	limit("invoke.limits.per_runtime", lim.Runtime)
+	for _, name := range slices.Sorted(maps.Keys(lim.Tools)) {
+		path := "invoke.limits.tools." + name
+		if err := contract.ValidateName(name); err != nil {
+			e.WithField(path, "name", "not a tool name: "+strings.TrimPrefix(err.Error(), contract.ErrInvalidName.Error()+": "))
+		}
+		limit(path, lim.Tools[name])
+	}
+	for _, id := range slices.Sorted(maps.Keys(lim.Runtimes)) {
+		path := "invoke.limits.runtimes." + id
+		checkRuntimeID(path, id)
+		limit(path, lim.Runtimes[id])
+	}
+	if r := c.Invoke.Retry; r.MaxBackoff > 0 && r.MaxBackoff < r.BaseBackoff {
+		e.WithField("invoke.retry.max_backoff", "range", fmt.Sprintf("%v is shorter than invoke.retry.base_backoff %v", r.MaxBackoff, r.BaseBackoff))
+	}
+	if j := c.Invoke.Retry.Jitter; j > 1 || math.IsNaN(j) {
+		e.WithField("invoke.retry.jitter", "range", fmt.Sprintf("%v must be from 0 to 1 (a fraction of each wait)", j))
+	}
 }
 
 // httpEnabled reports whether HTTPAddr asks for an HTTP server.
@@ -264,7 +338,11 @@ func New(cfg Config) (*Host, error) {
 	cfg = cfg.withDefaults()
 	h := &Host{cfg: cfg, log: cfg.Logger.With("host_id", cfg.HostID)}
 
-	h.registry = contract.NewRegistry(contract.WithMode(cfg.Mode), contract.WithAudit(cfg.AuditSink), contract.WithLogger(h.log))
+	regOpts := []contract.RegistryOption{contract.WithMode(cfg.Mode), contract.WithAudit(cfg.AuditSink), contract.WithLogger(h.log)}
+	for tool, runtimeID := range cfg.Contracts.DefaultRuntimes {
+		regOpts = append(regOpts, contract.WithDefaultRuntime(tool, runtimeID))
+	}
+	h.registry = contract.NewRegistry(regOpts...)
 	if len(cfg.ManifestPaths) > 0 {
 		if _, err := h.registry.LoadPaths("config", cfg.ManifestPaths...); err != nil {
 			return nil, err
@@ -290,6 +368,9 @@ func New(cfg Config) (*Host, error) {
 		invoke.WithDefaultTimeout(cfg.Invoke.DefaultTimeout),
 		invoke.WithMaxTimeout(cfg.Invoke.MaxTimeout),
 		invoke.WithIdempotencyWindow(cfg.Invoke.IdempotencyWindow),
+		invoke.WithLimits(cloneLimits(cfg.Invoke.Limits)),
+		invoke.WithRetry(cfg.Invoke.Retry),
+		invoke.WithBreaker(cfg.Invoke.Breaker),
 	}, cfg.Invoke.Options...)
 	h.engine = invoke.New(resolver{h.registry}, h.runtimes, opts...)
 	keys, err := auth.NewKeySet(cfg.Keys)
@@ -472,6 +553,13 @@ func (h *Host) Close(ctx context.Context) error {
 		_ = h.sessions.Close()
 	})
 	return nil
+}
+
+// cloneLimits copies l's maps, so that the engine shares nothing with the
+// caller's Config.
+func cloneLimits(l invoke.Limits) invoke.Limits {
+	l.Tools, l.Runtimes = maps.Clone(l.Tools), maps.Clone(l.Runtimes)
+	return l
 }
 
 func isLoopback(host string) bool {

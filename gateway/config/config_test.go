@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,9 @@ func TestDefaultsMatchGateway(t *testing.T) {
 	if got.HostID != want.HostID || got.Mode != want.Mode || got.GRPCAddr != want.GRPCAddr ||
 		got.Sessions != want.Sessions || got.Runtimes != want.Runtimes ||
 		got.Invoke.DefaultTimeout != want.Invoke.DefaultTimeout || got.Invoke.MaxTimeout != want.Invoke.MaxTimeout ||
-		got.Invoke.IdempotencyWindow != want.Invoke.IdempotencyWindow || len(got.Keys) != 0 {
+		got.Invoke.IdempotencyWindow != want.Invoke.IdempotencyWindow || len(got.Keys) != 0 ||
+		!reflect.DeepEqual(got.Invoke.Limits, want.Invoke.Limits) || got.Invoke.Retry != want.Invoke.Retry ||
+		got.Invoke.Breaker != want.Invoke.Breaker || len(got.Contracts.DefaultRuntimes) != 0 {
 		t.Errorf("Load with nothing = %+v, want gateway.DefaultConfig %+v", got, want)
 	}
 	if f.HTTP.Addr != config.DefaultHTTPAddr || f.Log.Level != "info" || f.Log.Format != "text" {
@@ -300,6 +303,7 @@ func TestVariables(t *testing.T) {
 		"host_id ALTAR_HOST_ID string",
 		"mode ALTAR_MODE string",
 		"manifests ALTAR_MANIFESTS list",
+		"contracts.default_runtimes ALTAR_CONTRACTS_DEFAULT_RUNTIMES map",
 		"grpc.addr ALTAR_GRPC_ADDR string",
 		"http.addr ALTAR_HTTP_ADDR string",
 		"http.runtime_origins ALTAR_HTTP_RUNTIME_ORIGINS list",
@@ -313,6 +317,18 @@ func TestVariables(t *testing.T) {
 		"invoke.default_timeout ALTAR_INVOKE_DEFAULT_TIMEOUT duration",
 		"invoke.max_timeout ALTAR_INVOKE_MAX_TIMEOUT duration",
 		"invoke.idempotency_window ALTAR_INVOKE_IDEMPOTENCY_WINDOW duration",
+		"invoke.limits.per_tool.concurrency ALTAR_INVOKE_LIMITS_PER_TOOL_CONCURRENCY int",
+		"invoke.limits.per_tool.queue ALTAR_INVOKE_LIMITS_PER_TOOL_QUEUE int",
+		"invoke.limits.per_runtime.concurrency ALTAR_INVOKE_LIMITS_PER_RUNTIME_CONCURRENCY int",
+		"invoke.limits.per_runtime.queue ALTAR_INVOKE_LIMITS_PER_RUNTIME_QUEUE int",
+		"invoke.retry.max_attempts ALTAR_INVOKE_RETRY_MAX_ATTEMPTS int",
+		"invoke.retry.base_backoff ALTAR_INVOKE_RETRY_BASE_BACKOFF duration",
+		"invoke.retry.max_backoff ALTAR_INVOKE_RETRY_MAX_BACKOFF duration",
+		"invoke.retry.jitter ALTAR_INVOKE_RETRY_JITTER float",
+		"invoke.breaker.consecutive_failures ALTAR_INVOKE_BREAKER_CONSECUTIVE_FAILURES int",
+		"invoke.breaker.open_timeout ALTAR_INVOKE_BREAKER_OPEN_TIMEOUT duration",
+		"invoke.breaker.half_open_requests ALTAR_INVOKE_BREAKER_HALF_OPEN_REQUESTS int",
+		"invoke.breaker.interval ALTAR_INVOKE_BREAKER_INTERVAL duration",
 		"log.level ALTAR_LOG_LEVEL string",
 		"log.format ALTAR_LOG_FORMAT string",
 		"gc_heap_floor_mb ALTAR_GC_HEAP_FLOOR_MB int",
@@ -328,7 +344,7 @@ func TestVariables(t *testing.T) {
 	// Every variable is accepted by Load.
 	var env []string
 	for _, v := range config.Variables() {
-		value := map[string]string{"string": "x", "int": "3", "duration": "1s", "list": "a", "keys": "a:admin:" + hashA}[v.Kind]
+		value := map[string]string{"string": "x", "int": "3", "float": "0.5", "duration": "1s", "list": "a", "map": "a=b", "keys": "a:admin:" + hashA}[v.Kind]
 		switch v.Path {
 		case "mode":
 			value = "development"

@@ -56,6 +56,12 @@ func TestDocumentedVariables(t *testing.T) {
 				t.Errorf("%s: documented default %q, want %v", v.Path, r.def, field.Interface())
 			}
 			continue
+		case "float":
+			f, err := strconv.ParseFloat(r.def, 64)
+			if err != nil || f != field.Float() {
+				t.Errorf("%s: documented default %q, want %v", v.Path, r.def, field.Float())
+			}
+			continue
 		case "int":
 			want = strconv.FormatInt(field.Int(), 10)
 		case "string":

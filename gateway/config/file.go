@@ -3,12 +3,14 @@ package config
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/auth"
+	"github.com/altar-gateway/altar/gateway/invoke"
 	"github.com/altar-gateway/altar/plugins/launch"
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
@@ -27,7 +29,9 @@ const HTTPOff = "off"
 // File is altar.yaml. Every leaf key is also the environment variable named
 // by its path (see Variables). Adding a field here adds its key and its
 // variable; give it a yaml tag and a type the decoder knows (string, int,
-// Duration, []string, []Key, or a struct of those).
+// float64, Duration, []string, map[string]string, []Key, or a struct of
+// those). A list or a map of structs (plugins, invoke.limits.tools) is set
+// in the file only.
 type File struct {
 	// HostID names this Host to runtimes and in GetHostInfo.
 	HostID string `yaml:"host_id"`
@@ -36,6 +40,8 @@ type File struct {
 	Mode string `yaml:"mode"`
 	// Manifests are manifest files and folders loaded at start.
 	Manifests []string `yaml:"manifests"`
+	// Contracts governs how tool names resolve.
+	Contracts Contracts `yaml:"contracts"`
 	// GRPC is the gRPC server (Host API, runtime service, health).
 	GRPC Listener `yaml:"grpc"`
 	// HTTP is the HTTP/JSON API; its addr "off" serves none.
@@ -100,11 +106,73 @@ type Runtimes struct {
 	HeartbeatTimeout  Duration `yaml:"heartbeat_timeout"`
 }
 
+// Contracts governs how tool names resolve.
+type Contracts struct {
+	// DefaultRuntimes maps a tool's bare name to the runtime id preferred
+	// for it when several runtimes serve it.
+	DefaultRuntimes map[string]string `yaml:"default_runtimes"`
+}
+
 // Invoke governs calls.
 type Invoke struct {
 	DefaultTimeout    Duration `yaml:"default_timeout"`
 	MaxTimeout        Duration `yaml:"max_timeout"`
 	IdempotencyWindow Duration `yaml:"idempotency_window"`
+	Limits            Limits   `yaml:"limits"`
+	Retry             Retry    `yaml:"retry"`
+	Breaker           Breaker  `yaml:"breaker"`
+}
+
+// Limits bound concurrent calls (invoke.Limits).
+type Limits struct {
+	// PerTool applies to each tool, unless Tools names it.
+	PerTool Limit `yaml:"per_tool"`
+	// PerRuntime applies to each runtime, unless Runtimes names it; a
+	// runtime's announced max_concurrency lowers it.
+	PerRuntime Limit `yaml:"per_runtime"`
+	// Tools and Runtimes set the limit of one tool (by contract name) or
+	// one runtime (by id). File only: no ALTAR_* variable.
+	Tools    map[string]Limit `yaml:"tools,omitempty"`
+	Runtimes map[string]Limit `yaml:"runtimes,omitempty"`
+}
+
+// Limit is a number of concurrent calls and a queue of calls waiting for
+// one of them; a call finding the queue full is refused with
+// RESOURCE_EXHAUSTED and a retry_after_ms.
+type Limit struct {
+	// Concurrency is how many calls run at once; 0 is no limit.
+	Concurrency int `yaml:"concurrency"`
+	// Queue is how many more may wait.
+	Queue int `yaml:"queue"`
+}
+
+// Retry is how calls to idempotent tools are retried after a retryable
+// failure (invoke.RetryPolicy).
+type Retry struct {
+	// MaxAttempts counts the first attempt: 1 is no retry.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BaseBackoff is the wait before the second attempt, doubled for each
+	// further one up to MaxBackoff.
+	BaseBackoff Duration `yaml:"base_backoff"`
+	MaxBackoff  Duration `yaml:"max_backoff"`
+	// Jitter shortens each wait by a random fraction of up to Jitter, from
+	// 0 (none) to 1.
+	Jitter float64 `yaml:"jitter"`
+}
+
+// Breaker configures the circuit breaker kept for each runtime
+// (invoke.BreakerSettings).
+type Breaker struct {
+	// ConsecutiveFailures of the runtime (not of its tools) open it.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// OpenTimeout is how long it stays open before trial calls.
+	OpenTimeout Duration `yaml:"open_timeout"`
+	// HalfOpenRequests is how many trial calls run at once, and how many
+	// successes close it.
+	HalfOpenRequests int `yaml:"half_open_requests"`
+	// Interval clears the failure counts of a closed breaker this often;
+	// 0 keeps counting until a success.
+	Interval Duration `yaml:"interval"`
 }
 
 // Log is the gateway's own log, written to standard error.
@@ -199,6 +267,7 @@ func Default() *File {
 	if c.Mode == altarv1.HostMode_HOST_MODE_DEVELOPMENT {
 		mode = "development"
 	}
+	retry, breaker := c.Invoke.Retry, c.Invoke.Breaker
 	return &File{
 		HostID:    c.HostID,
 		Mode:      mode,
@@ -219,6 +288,22 @@ func Default() *File {
 			DefaultTimeout:    Duration(c.Invoke.DefaultTimeout),
 			MaxTimeout:        Duration(c.Invoke.MaxTimeout),
 			IdempotencyWindow: Duration(c.Invoke.IdempotencyWindow),
+			Limits: Limits{
+				PerTool:    Limit(c.Invoke.Limits.Tool),
+				PerRuntime: Limit(c.Invoke.Limits.Runtime),
+			},
+			Retry: Retry{
+				MaxAttempts: retry.MaxAttempts,
+				BaseBackoff: Duration(retry.BaseBackoff),
+				MaxBackoff:  Duration(retry.MaxBackoff),
+				Jitter:      max(retry.Jitter, 0),
+			},
+			Breaker: Breaker{
+				ConsecutiveFailures: int(breaker.ConsecutiveFailures),
+				OpenTimeout:         Duration(breaker.OpenTimeout),
+				HalfOpenRequests:    int(breaker.HalfOpenRequests),
+				Interval:            Duration(breaker.Interval),
+			},
 		},
 		Log:           Log{Level: "info", Format: "text"},
 		GCHeapFloorMB: DefaultGCHeapFloorMB,
@@ -257,7 +342,32 @@ func (f *File) Config() gateway.Config {
 	c.Invoke.DefaultTimeout = time.Duration(f.Invoke.DefaultTimeout)
 	c.Invoke.MaxTimeout = time.Duration(f.Invoke.MaxTimeout)
 	c.Invoke.IdempotencyWindow = time.Duration(f.Invoke.IdempotencyWindow)
+	c.Contracts.DefaultRuntimes = maps.Clone(f.Contracts.DefaultRuntimes)
+	lim := f.Invoke.Limits
+	c.Invoke.Limits = invoke.Limits{Tool: invoke.Limit(lim.PerTool), Runtime: invoke.Limit(lim.PerRuntime),
+		Tools: limitsByName(lim.Tools), Runtimes: limitsByName(lim.Runtimes)}
+	r := f.Invoke.Retry
+	c.Invoke.Retry = invoke.RetryPolicy{MaxAttempts: r.MaxAttempts, BaseBackoff: time.Duration(r.BaseBackoff),
+		MaxBackoff: time.Duration(r.MaxBackoff), Jitter: r.Jitter}
+	if r.Jitter == 0 {
+		c.Invoke.Retry.Jitter = -1 // none; 0 would take the engine's default
+	}
+	b := f.Invoke.Breaker
+	c.Invoke.Breaker = invoke.BreakerSettings{ConsecutiveFailures: uint32(b.ConsecutiveFailures), OpenTimeout: time.Duration(b.OpenTimeout),
+		HalfOpenRequests: uint32(b.HalfOpenRequests), Interval: time.Duration(b.Interval)}
 	return c
+}
+
+// limitsByName maps the file's limits onto the engine's (nil for none).
+func limitsByName(m map[string]Limit) map[string]invoke.Limit {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]invoke.Limit, len(m))
+	for name, l := range m {
+		out[name] = invoke.Limit(l)
+	}
+	return out
 }
 
 // NewLogger returns a logger writing to w at the configured level and in

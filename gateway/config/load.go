@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"reflect"
@@ -135,7 +137,7 @@ func (l *loader) crossCheck(f *File) {
 	}
 	for _, fe := range e.Fields {
 		path := cmp.Or(hostPaths[fe.GetPath()], fe.GetPath())
-		l.fail(l.origin[path], path, fe.GetRule(), "%s", fe.GetMessage())
+		l.fail(l.nearestOrigin(path), path, fe.GetRule(), "%s", fe.GetMessage())
 	}
 }
 
@@ -226,6 +228,13 @@ func (l *loader) setString(v Variable, s string, o origin, f *File) {
 			return
 		}
 		field.SetInt(int64(n))
+	case "float":
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			l.fail(o, v.Path, RuleKind, "%q is not a number", s)
+			return
+		}
+		field.SetFloat(x)
 	case "duration":
 		d, err := parseDuration(s)
 		if err != nil {
@@ -233,6 +242,25 @@ func (l *loader) setString(v Variable, s string, o origin, f *File) {
 			return
 		}
 		field.SetInt(int64(d))
+	case "map":
+		var m map[string]string
+		if strings.TrimSpace(s) != "" {
+			m = map[string]string{}
+			for i, item := range strings.Split(s, ",") {
+				name, value, ok := strings.Cut(item, "=")
+				name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+				if !ok || name == "" {
+					l.fail(o, v.Path, RuleKind, "item %d: want name=value, got %q", i+1, strings.TrimSpace(item))
+					return
+				}
+				if _, dup := m[name]; dup {
+					l.fail(o, v.Path+"."+name, RuleKind, "%q is given twice", name)
+					return
+				}
+				m[name] = value
+			}
+		}
+		field.Set(reflect.ValueOf(m))
 	case "list":
 		var list []string
 		if strings.TrimSpace(s) != "" {
@@ -256,9 +284,14 @@ func (l *loader) setString(v Variable, s string, o origin, f *File) {
 		field.Set(reflect.ValueOf(keys))
 	}
 	l.origin[v.Path] = o
-	if v.Kind == "keys" {
+	switch v.Kind {
+	case "keys":
 		for i := range field.Len() {
 			l.origin[fmt.Sprintf("%s[%d]", v.Path, i)] = o
+		}
+	case "map":
+		for _, k := range field.MapKeys() {
+			l.origin[v.Path+"."+k.String()] = o
 		}
 	}
 }
@@ -350,8 +383,68 @@ func (l *loader) check(f *File) {
 		l.fail(at("gc_heap_floor_mb"), "gc_heap_floor_mb", RuleValue, "%d must be from 0 (Go's default) to %d", f.GCHeapFloorMB, maxGCHeapFloorMB)
 	}
 	oneOf("log.format", f.Log.Format, logFormats)
+	l.checkInvoke(f)
 	l.checkPlugins(f)
 	l.checkMCPServers(f)
+}
+
+// checkInvoke refuses limits, retry and breaker values outside what each
+// key allows. The rules between keys (a queue with no concurrency, a
+// max_backoff shorter than base_backoff) and the names in limits and
+// default_runtimes are gateway.Config.Validate's.
+func (l *loader) checkInvoke(f *File) {
+	fail := func(path, format string, args ...any) {
+		l.fail(l.nearestOrigin(path), path, RuleValue, format, args...)
+	}
+	limit := func(path string, lim Limit) {
+		if lim.Concurrency < 0 {
+			fail(path+".concurrency", "%d must be 0 (no limit) or more", lim.Concurrency)
+		}
+		if lim.Queue < 0 {
+			fail(path+".queue", "%d must be 0 (no queue) or more", lim.Queue)
+		}
+	}
+	lim := f.Invoke.Limits
+	limit("invoke.limits.per_tool", lim.PerTool)
+	limit("invoke.limits.per_runtime", lim.PerRuntime)
+	for _, name := range slices.Sorted(maps.Keys(lim.Tools)) {
+		limit("invoke.limits.tools."+name, lim.Tools[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(lim.Runtimes)) {
+		limit("invoke.limits.runtimes."+name, lim.Runtimes[name])
+	}
+
+	r := f.Invoke.Retry
+	if r.MaxAttempts < 1 {
+		fail("invoke.retry.max_attempts", "%d must be at least 1 (1 is no retry)", r.MaxAttempts)
+	}
+	for _, d := range []struct {
+		path string
+		d    Duration
+	}{{"invoke.retry.base_backoff", r.BaseBackoff}, {"invoke.retry.max_backoff", r.MaxBackoff}} {
+		if d.d <= 0 {
+			fail(d.path, "%v must be longer than zero", d.d)
+		}
+	}
+	if r.Jitter < 0 || r.Jitter > 1 {
+		fail("invoke.retry.jitter", "%v must be from 0 (no jitter) to 1", r.Jitter)
+	}
+
+	b := f.Invoke.Breaker
+	for _, c := range []struct {
+		path string
+		n    int
+	}{{"invoke.breaker.consecutive_failures", b.ConsecutiveFailures}, {"invoke.breaker.half_open_requests", b.HalfOpenRequests}} {
+		if c.n < 1 || c.n > math.MaxUint32 {
+			fail(c.path, "%d must be from 1 to %d", c.n, uint32(math.MaxUint32))
+		}
+	}
+	if b.OpenTimeout <= 0 {
+		fail("invoke.breaker.open_timeout", "%v must be longer than zero", b.OpenTimeout)
+	}
+	if b.Interval < 0 {
+		fail("invoke.breaker.interval", "%v must not be negative (0 keeps counting until a success)", b.Interval)
+	}
 }
 
 // checkPlugins reports each plugin's field errors (launch.Config.Validate)

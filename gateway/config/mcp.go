@@ -92,21 +92,22 @@ func (l *loader) checkMCPServers(f *File) {
 			if k, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(k) == "" {
 				p := fmt.Sprintf("%s.headers[%d]", path, j)
 				// Never echo the value: a header may carry a secret.
-				l.fail(l.mcpOrigin(p), p, RuleValue, "want \"Name: value\"")
+				l.fail(l.nearestOrigin(p), p, RuleValue, "want \"Name: value\"")
 			}
 		}
 	}
 	var e *altarerr.Error
 	if err := mcpbridge.ValidateServers("mcp_servers", f.MCPBridges()); errors.As(err, &e) {
 		for _, fe := range e.Fields {
-			l.fail(l.mcpOrigin(fe.GetPath()), fe.GetPath(), RuleValue, "%s", fe.GetMessage())
+			l.fail(l.nearestOrigin(fe.GetPath()), fe.GetPath(), RuleValue, "%s", fe.GetMessage())
 		}
 	}
 }
 
-// mcpOrigin is where a field of mcp_servers came from: the field, else its
-// list (env[2] → env), else its server.
-func (l *loader) mcpOrigin(path string) origin {
+// nearestOrigin is where the value at path came from: the field, else the
+// nearest enclosing one that has an origin (mcp_servers[0].env[2] →
+// mcp_servers[0].env → mcp_servers[0]; invoke.retry.jitter → invoke.retry).
+func (l *loader) nearestOrigin(path string) origin {
 	for p := path; p != ""; {
 		if o, ok := l.origin[p]; ok {
 			return o

@@ -13,7 +13,8 @@ type Variable struct {
 	// Name is the environment variable: "ALTAR_SESSIONS_MAX_TTL".
 	Name string
 	// Kind is how the variable's value is written: "string", "int",
-	// "duration", "list" (comma-separated) or "keys" ("id:role:hash,...").
+	// "float", "duration", "list" (comma-separated), "map"
+	// ("name=value,...") or "keys" ("id:role:hash,...").
 	Kind string
 
 	index []int
@@ -36,9 +37,10 @@ var notKeys = []string{EnvConfig, "ALTAR_ADDR", "ALTAR_API_KEY"}
 func NotKeys() []string { return append([]string(nil), notKeys...) }
 
 var (
-	durationType = reflect.TypeFor[Duration]()
-	keysType     = reflect.TypeFor[[]Key]()
-	stringsType  = reflect.TypeFor[[]string]()
+	durationType  = reflect.TypeFor[Duration]()
+	keysType      = reflect.TypeFor[[]Key]()
+	stringsType   = reflect.TypeFor[[]string]()
+	stringMapType = reflect.TypeFor[map[string]string]()
 )
 
 // variables is derived once from File's yaml tags.
@@ -66,7 +68,7 @@ func deriveVariables(t reflect.Type, prefix string, index []int) []Variable {
 		idx := append(append([]int(nil), index...), i)
 		kind := kindName(sf.Type)
 		if kind == "objects" {
-			continue // a list of mappings is set in the file only
+			continue // a list or map of mappings is set in the file only
 		}
 		if kind == "" && sf.Type.Kind() == reflect.Struct {
 			out = append(out, deriveVariables(sf.Type, path, idx)...)
@@ -95,12 +97,18 @@ func kindName(t reflect.Type) string {
 		return "keys"
 	case t == stringsType:
 		return "list"
+	case t == stringMapType:
+		return "map"
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		return "objects" // a list of mappings, such as plugins
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t.Elem().Kind() == reflect.Struct:
+		return "objects" // mappings by name, such as invoke.limits.tools
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Int:
 		return "int"
+	case t.Kind() == reflect.Float64:
+		return "float"
 	}
 	return ""
 }

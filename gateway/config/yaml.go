@@ -122,6 +122,9 @@ func (l *loader) node(n ast.Node, v reflect.Value, path string, where origin) {
 	case kind == "" && v.Kind() == reflect.Struct:
 		l.mapping(n, v, path, where)
 		return
+	case v.Kind() == reflect.Map:
+		l.byName(n, v, path, where)
+		return
 	case kind == "list" || kind == "keys" || kind == "objects":
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
@@ -166,6 +169,22 @@ func (l *loader) node(n ast.Node, v reflect.Value, path string, where origin) {
 				return
 			}
 			v.SetInt(int64(x))
+		}
+	case "float":
+		switch x := n.(type) {
+		case *ast.FloatNode:
+			v.SetFloat(x.Value)
+		case *ast.IntegerNode:
+			switch i := x.Value.(type) {
+			case int64:
+				v.SetFloat(float64(i))
+			case uint64:
+				v.SetFloat(float64(i))
+			}
+		case *ast.InfinityNode, *ast.NanNode:
+			l.fail(o, path, RuleValue, "must be a finite number")
+		default:
+			l.fail(o, path, RuleKind, "want a number, got %s", kindOf(n))
 		}
 	case "duration":
 		s, ok := scalarString(n)
@@ -233,6 +252,53 @@ func (l *loader) mapping(n ast.Node, v reflect.Value, path string, where origin)
 		}
 		l.node(mv.Value, v.Field(idx), p, ko)
 	}
+}
+
+// byName decodes a YAML mapping onto the map v: each key is a name (a
+// tool's, a runtime's) and each value is decoded as the map's element type.
+func (l *loader) byName(n ast.Node, v reflect.Value, path string, where origin) {
+	var values []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		values = m.Values
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{m}
+	default:
+		o := where
+		if n != nil {
+			o = l.at(n)
+		}
+		l.fail(o, path, RuleKind, "want a mapping of names to %s, got %s", elemKind(v.Type().Elem()), kindOf(n))
+		return
+	}
+	l.origin[path] = where
+	out := reflect.MakeMapWithSize(v.Type(), len(values))
+	for _, mv := range values {
+		ko := l.at(mv.Key)
+		name, ok := scalarString(resolve(mv.Key))
+		if !ok {
+			l.fail(ko, path, RuleKind, "want a name as the key, got %s", kindOf(resolve(mv.Key)))
+			continue
+		}
+		p := path + "." + name
+		if out.MapIndex(reflect.ValueOf(name)).IsValid() {
+			l.fail(ko, p, RuleUnknown, "the key is given twice")
+			continue
+		}
+		l.origin[p] = ko
+		elem := reflect.New(v.Type().Elem()).Elem()
+		l.node(mv.Value, elem, p, ko)
+		out.SetMapIndex(reflect.ValueOf(name), elem)
+	}
+	v.Set(out)
+}
+
+// elemKind names a map's element type for error messages.
+func elemKind(t reflect.Type) string {
+	if t.Kind() == reflect.Struct {
+		return "mappings of " + fieldList(t)
+	}
+	return kindName(t) + "s"
 }
 
 func fieldIndex(t reflect.Type, name string) int {
