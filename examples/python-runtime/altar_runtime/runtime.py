@@ -44,11 +44,12 @@ PLUGIN_CONNECT_TIMEOUT = 60.0
 PLUGIN_PARENT_CHECK = 1.0
 
 # The capabilities of Level 2 (altarv1.CapabilitiesForLevel in
-# proto/altar/v1/capabilities.go) and raw bytes values.
+# proto/altar/v1/capabilities.go), raw bytes values, and per-stream flow
+# control (ToolCall.stream_window and StreamCredit, see session.py).
 CAPABILITIES = (
     "altar_level_1", "heartbeat",
     "altar_level_2", "streaming", "cancellation", "correlation", "security_context", "rich_errors",
-    "binary_payloads",
+    "binary_payloads", "flow_control",
 )
 
 

@@ -13,6 +13,13 @@ session; it starts the heartbeat thread and stops it before returning. Each
 call runs on the runtime's bounded thread pool and is stopped (its Context)
 when the Host cancels it, its deadline passes, or the session ends. gRPC's
 own thread pulls ``outgoing()``, which returns once the session is closed.
+
+Flow control (the ``flow_control`` capability): a streaming call with a
+``stream_window`` gets a _Window; its chunk emitter takes one unit of room
+per chunk and waits, on the call's thread, while there is none. The Host's
+``StreamCredit`` gives room back as its reader takes chunks, so a client
+that reads slowly holds back its own stream only, never the send queue the
+other calls share.
 """
 
 import collections
@@ -50,6 +57,8 @@ SEND_QUEUE = 256
 CTRL_QUEUE = 16
 # How often a blocked sender looks whether its call was stopped.
 _POLL = 0.1
+# Bounds a stream's window however much the Host credits (it is a uint32).
+_MAX_ROOM = 2**32 - 1
 
 _CLOSE_SEND = object()
 
@@ -104,6 +113,38 @@ class _Outbox:
             self._cv.notify_all()
 
 
+class _Window:
+    """How many more chunks a flow-controlled stream may send before the
+    Host credits more back (ToolCall.stream_window, StreamCredit)."""
+
+    def __init__(self, room):
+        self._cv = threading.Condition()
+        self._room = room
+
+    def take(self, stopped):
+        """Use one chunk's room, waiting for credit while there is none;
+        False when stopped() became true first."""
+        with self._cv:
+            while self._room <= 0:
+                if stopped():
+                    return False
+                self._cv.wait(_POLL)
+            self._room -= 1
+            return True
+
+    def add(self, n):
+        """Give n more chunks' room."""
+        with self._cv:
+            self._room = min(self._room + n, _MAX_ROOM)
+            self._cv.notify_all()
+
+    @property
+    def room(self):
+        """The chunks the stream may still send without more credit."""
+        with self._cv:
+            return self._room
+
+
 class Session:
     """One stream's worth of the runtime protocol."""
 
@@ -115,6 +156,7 @@ class Session:
         self._abort = None
         self._mu = threading.Lock()
         self._active = {}
+        self._windows = {}  # invocation_id -> _Window of a flow-controlled stream running
         self._draining = False
         self._close_sent = False
         self._accepted = []
@@ -265,6 +307,8 @@ class Session:
             self._start_call(msg.tool_call)
         elif kind == "cancel_invocation":
             self._cancel_call(msg.cancel_invocation)
+        elif kind == "stream_credit":
+            self._credit_stream(msg.stream_credit)
         elif kind == "heartbeat":
             pass  # any message proves the Host alive
         elif kind == "available_contracts":
@@ -293,13 +337,14 @@ class Session:
 
     def _start_call(self, call):
         iid = call.invocation_id
-        log.debug("call %s: tool %s (correlation %s, attempt %d, stream %s)", iid, call.tool_name,
-                  call.correlation_id, call.attempt, call.stream)
+        log.debug("call %s: tool %s (correlation %s, attempt %d, stream %s, window %d)", iid, call.tool_name,
+                  call.correlation_id, call.attempt, call.stream, call.stream_window)
         if not iid:
             log.warning("ignoring a tool call without an invocation_id (tool %s)", call.tool_name)
             return
         limit = self.rt.max_concurrency
         refusal = None
+        window = None
         with self._mu:
             if iid in self._active:
                 # Answering would be taken as the answer of the running call.
@@ -314,19 +359,22 @@ class Session:
             else:
                 ctx = Context(call)
                 self._active[iid] = ctx
+                if call.stream and call.stream_window > 0:
+                    window = _Window(call.stream_window)
+                    self._windows[iid] = window
         if refusal is not None:
             self._send(_answer(call, refusal.to_proto(iid, call.correlation_id)))
             return
         try:
-            self.rt._pool.submit(self._run_call, call, ctx)
+            self.rt._pool.submit(self._run_call, call, ctx, window)
         except RuntimeError:  # the pool is shut down: the runtime is stopping
             self._finish_call(iid)
 
-    def _run_call(self, call, ctx):
+    def _run_call(self, call, ctx, window):
         t = self.rt.tools.get(call.tool_name)
         try:
             if call.stream:
-                tooling.stream(t, call, ctx, lambda c, final: self._send_chunk(c, final, ctx))
+                tooling.stream(t, call, ctx, lambda c, final: self._send_chunk(c, final, ctx, window))
             else:
                 res = tooling.invoke(t, call, ctx)
                 self._send(runtime_pb2.RuntimeMessage(correlation_id=call.correlation_id, tool_result=res))
@@ -335,7 +383,15 @@ class Session:
         finally:
             self._finish_call(call.invocation_id)
 
-    def _send_chunk(self, c, final, ctx):
+    def _send_chunk(self, c, final, ctx, window=None):
+        final = final or c.is_final or c.HasField("error")
+        if window is not None and not final:
+            # Flow-controlled: wait for the Host's credit while the window
+            # is used up; the call's end (cancelled, deadline, connection
+            # lost) ends the wait. The chunk that ends the stream needs no
+            # room.
+            if not window.take(lambda: ctx.cancelled):
+                return False
         m = runtime_pb2.RuntimeMessage(correlation_id=c.correlation_id, stream_chunk=c)
         # A chunk that ends the stream is sent even after the call was
         # stopped: it carries the CANCELLED or DEADLINE_EXCEEDED answer.
@@ -344,6 +400,7 @@ class Session:
     def _finish_call(self, iid):
         with self._mu:
             self._active.pop(iid, None)
+            self._windows.pop(iid, None)
             close_now = self._draining and not self._active and not self._close_sent
             if close_now:
                 self._close_sent = True
@@ -358,6 +415,16 @@ class Session:
             return
         log.debug("call %s cancelled by the Host: %s", c.invocation_id, c.reason)
         ctx._stop(CANCELLED, f"cancelled by the Host: {c.reason or 'no reason given'}")
+
+    def _credit_stream(self, c):
+        """Give a running stream the room the Host credited back; a credit
+        for a stream that ended (or has no window) is ignored."""
+        with self._mu:
+            window = self._windows.get(c.invocation_id)
+        if window is None:
+            log.debug("ignoring a credit of %d chunk(s) for call %s, which has no window", c.chunks, c.invocation_id)
+            return
+        window.add(c.chunks)
 
     # --- draining -----------------------------------------------------------
 
