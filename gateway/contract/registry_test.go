@@ -334,3 +334,106 @@ func TestSetModeRefusesUnknownMode(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Available offers a runtime only the contracts its capabilities allow:
+// gpu_render needs x-gpu, count (streaming) needs streaming.
+func TestAvailableFiltersByCapabilities(t *testing.T) {
+	r, _ := newRegistry(t)
+	names := func(rt *altarv1.AnnounceRuntime) []string {
+		var out []string
+		for _, c := range r.Available(rt) {
+			out = append(out, c.GetName()+"@"+c.GetVersion())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		caps []string
+		want []string
+	}{
+		{"no capabilities", nil, []string{"add@1.1.0", "add@1.0.0"}},
+		{"streaming", []string{altarv1.CapabilityStreaming}, []string{"add@1.1.0", "add@1.0.0", "count@1.0.0"}},
+		{"a custom capability", []string{"x-gpu"}, []string{"add@1.1.0", "add@1.0.0", "gpu_render@1.0.0"}},
+		{"both", []string{"x-gpu", altarv1.CapabilityStreaming}, []string{"add@1.1.0", "add@1.0.0", "count@1.0.0", "gpu_render@1.0.0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := names(rt("a", tc.caps...)); !slices.Equal(got, tc.want) {
+				t.Errorf("Available = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// What Available leaves out, Fulfill refuses, so the two agree.
+	for _, c := range []string{"count", "gpu_render"} {
+		resp := r.Fulfill(rt("a"), offer(c, ""))
+		if len(resp.GetRejected()) != 1 || codeOf(resp.GetRejected()[0].GetError()) != altarv1.ErrorCode_ERROR_CODE_CAPABILITY_MISSING {
+			t.Errorf("Fulfill(%s) without its capability = %v", c, resp)
+		}
+	}
+}
+
+// findEvent returns the first recorded event of kind for which match is
+// true.
+func findEvent(rec *audit.Recorder, kind string, match func(audit.Event) bool) (audit.Event, bool) {
+	for _, e := range rec.Events() {
+		if e.Kind == kind && match(e) {
+			return e, true
+		}
+	}
+	return audit.Event{}, false
+}
+
+// A runtime's withdrawal and disconnection, and a reload with what it
+// unbinds, are audited.
+func TestWithdrawDisconnectAndReloadAreAudited(t *testing.T) {
+	path := t.TempDir() + "/m.yaml"
+	if err := writeFile(path, registryManifest); err != nil {
+		t.Fatal(err)
+	}
+	rec := &audit.Recorder{}
+	r := contract.NewRegistry(contract.WithAudit(rec))
+	if _, err := r.LoadPaths("config", path); err != nil {
+		t.Fatal(err)
+	}
+	r.Fulfill(rt("a", altarv1.CapabilityStreaming), &altarv1.FulfillTools{Tools: []*altarv1.ToolFulfillment{
+		{ContractName: "add", VersionConstraint: "1.0.0"}, {ContractName: "count"}}})
+	r.Fulfill(rt("b"), offer("add", "1.1.0"))
+
+	r.Withdraw("a", []string{"count"})
+	if e, ok := findEvent(rec, audit.KindContractWithdraw, func(e audit.Event) bool { return e.RuntimeID == "a" }); !ok ||
+		e.Tool != "count" || e.Version != "1.0.0" || e.Actor != "a" || e.Outcome != "accepted" {
+		t.Errorf("withdraw event = %+v (found %v); kinds %v", e, ok, rec.Kinds())
+	}
+
+	r.Disconnected("a")
+	if e, ok := findEvent(rec, audit.KindRuntimeUnregister, func(e audit.Event) bool { return e.RuntimeID == "a" }); !ok ||
+		e.Actor != "a" || e.Outcome != "accepted" || e.Detail["tools"] != "add" {
+		t.Errorf("unregister event = %+v (found %v); kinds %v", e, ok, rec.Kinds())
+	}
+
+	// The reload drops add@1.1.0, which b serves.
+	if err := writeFile(path, strings.Replace(registryManifest, "version: 1.1.0", "version: 1.2.0", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reload("admin:ops"); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := findEvent(rec, audit.KindManifestReload, func(audit.Event) bool { return true }); !ok ||
+		e.Actor != "admin:ops" || e.Outcome != "accepted" || e.Detail["removed"] != "add@1.1.0" || e.Detail["loaded"] != "4" || e.Detail["sources"] != path {
+		t.Errorf("reload event = %+v (found %v); kinds %v", e, ok, rec.Kinds())
+	}
+	if e, ok := findEvent(rec, audit.KindContractUnbind, func(e audit.Event) bool { return e.RuntimeID == "b" }); !ok ||
+		e.Actor != "admin:ops" || e.Tool != "add" || e.Version != "1.1.0" || e.Reason == "" {
+		t.Errorf("unbind event = %+v (found %v); kinds %v", e, ok, rec.Kinds())
+	}
+	// A reload that fails records nothing.
+	n := len(rec.Events())
+	if err := writeFile(path, "manifest_version: \"9\"\ncontracts: []\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reload("admin:ops"); err == nil {
+		t.Fatal("a broken manifest reloaded")
+	}
+	if got := rec.Kinds()[n:]; len(got) != 0 {
+		t.Errorf("a failed reload recorded %v", got)
+	}
+}
