@@ -3,6 +3,7 @@ package invoke_test
 import (
 	"context"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -81,6 +82,61 @@ func TestRetries(t *testing.T) {
 			inv, _ := h.engine.Invocation("inv-1")
 			if inv.GetAttempts() != uint32(len(tc.want)) {
 				t.Errorf("Invocation.attempts = %d", inv.GetAttempts())
+			}
+		})
+	}
+}
+
+// Jitter shortens each wait by a random fraction of up to Jitter: the
+// waits stay within [wait×(1-Jitter), wait] and are not all the same. (The
+// engine draws from math/rand/v2's global source, which cannot be seeded,
+// so the test checks the range and that the waits vary.)
+func TestBackoffJitter(t *testing.T) {
+	const base = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		jitter float64 // as configured
+		want   float64 // as applied
+	}{
+		{"half", 0.5, 0.5},
+		{"all", 1, 1},
+		{"more than all is all", 3, 1},
+		{"zero takes the default", 0, invoke.DefaultRetryPolicy().Jitter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r1, r2 := invoketest.NewConn("r1"), invoketest.NewConn("r2")
+			unavailable := altarerr.New(altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE, "gone")
+			var log attemptLog
+			r1.InvokeFunc = failWith(&log, "r1", unavailable)
+			r2.InvokeFunc = failWith(&log, "r2", unavailable)
+			h := newHarness(t, idempotent(weatherContract()), []*invoketest.Conn{r1, r2},
+				invoke.WithRetry(invoke.RetryPolicy{MaxAttempts: 3, BaseBackoff: base, MaxBackoff: time.Second, Jitter: tc.jitter}),
+				// Every attempt fails: keep the breakers closed throughout.
+				invoke.WithBreaker(invoke.BreakerSettings{ConsecutiveFailures: math.MaxUint32}))
+			const calls = 20
+			seen := map[time.Duration]bool{}
+			for i := range calls {
+				done := h.goInvoke(h.ctx(), weatherReq("", "Oslo"))
+				for n, full := range []time.Duration{base, 2 * base} { // the second wait doubles
+					d := recv(t, h.clock.Timers(), "a backoff")
+					if low := time.Duration(float64(full) * (1 - tc.want)); d < low || d > full || d <= 0 {
+						t.Errorf("call %d, wait %d = %v, want within [%v, %v]", i, n+1, d, low, full)
+					}
+					seen[d] = true
+					h.clock.Advance(d)
+				}
+				if r := recv(t, done, "Invoke to give up"); code(t, r.err) != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+					t.Fatalf("call %d: %v", i, r.err)
+				}
+			}
+			// 40 draws from a continuous range: equal waits would mean no
+			// jitter at all (the chance of fewer than 10 distinct values is
+			// nil).
+			if len(seen) < 10 {
+				t.Errorf("%d waits took only %d distinct values: %v", 2*calls, len(seen), seen)
+			}
+			if n := len(log.list()); n != 3*calls {
+				t.Errorf("%d attempts, want %d", n, 3*calls)
 			}
 		})
 	}
