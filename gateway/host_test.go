@@ -380,7 +380,12 @@ func TestRuntimeKilledMidCallFailsAtOnce(t *testing.T) {
 }
 
 func TestIdempotentCallFailsOverWhenRuntimeDies(t *testing.T) {
-	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT)
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		// Slow heartbeats: neither runtime may turn degraded (and so lose
+		// the tie below) while the test runs.
+		c.Runtimes.HeartbeatInterval = time.Second
+		c.Runtimes.HeartbeatTimeout = 10 * time.Second
+	})
 	tlA, tlB := newTools(), newTools()
 	stopA := startRuntime(t, h, "rt-a", tlA)
 	startRuntime(t, h, "rt-b", tlB)
@@ -393,17 +398,28 @@ func TestIdempotentCallFailsOverWhenRuntimeDies(t *testing.T) {
 		resp, err = h.client.Invoke(ctxT(t), &altarv1.InvokeRequest{ToolName: "block_idem", Parameters: args("tag", "f")})
 		errc <- err
 	}()
-	// Whichever runtime got it first: if rt-a, kill it; the retry goes to rt-b.
+	// Both runtimes are idle and healthy, so the tie goes to rt-a, first in
+	// preference order. It is killed mid-call; the retry must go to rt-b.
 	select {
-	case <-tlA.started:
-		stopA()
-	case <-tlB.started:
+	case got := <-tlA.started:
+		if got != "rt-a:f" {
+			t.Fatalf("rt-a started %q", got)
+		}
+	case got := <-tlB.started:
+		t.Fatalf("the call went to rt-b first (%s): nothing would fail over", got)
+	case <-time.After(testTimeout):
+		t.Fatal("the call started on neither runtime")
 	}
+	stopA()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if got := resp.GetResult().GetPayload().GetStringValue(); got != "released by rt-b" {
-		t.Fatalf("payload = %q", got)
+	if got := resp.GetResult().GetPayload().GetStringValue(); got != "released by rt-b" || resp.GetResult().GetRuntimeId() != "rt-b" {
+		t.Fatalf("result = %v", resp.GetResult())
+	}
+	inv, err := h.client.GetInvocation(ctxT(t), &altarv1.GetInvocationRequest{InvocationId: resp.GetResult().GetInvocationId()})
+	if err != nil || inv.GetInvocation().GetAttempts() != 2 {
+		t.Fatalf("invocation = %v, %v; want 2 attempts", inv, err)
 	}
 }
 
