@@ -367,3 +367,45 @@ func TestDrainingSDKRuntimeIsUnhealthy(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return runtimeInfo(t, h, "rt-a") == nil })
 }
+
+// Lateness is the Host's view and clears when heartbeats come again, even
+// heartbeats that report no health of their own (the field is optional).
+func TestLateRuntimeRecoversWithoutReportingHealth(t *testing.T) {
+	const interval = 250 * time.Millisecond
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.Runtimes.HeartbeatInterval = interval
+		c.Runtimes.HeartbeatTimeout = time.Minute
+	})
+	late := connectRaw(t, h, "rt-0", "echo")
+	waitUntil(t, func() bool { return healthOf(t, h, "rt-0") == degraded })
+	late.beat(altarv1.RuntimeHealth_RUNTIME_HEALTH_UNSPECIFIED, interval/5)
+	waitUntil(t, func() bool { return healthOf(t, h, "rt-0") == healthy })
+}
+
+// A runtime that said it is UNHEALTHY and then falls silent stays
+// UNHEALTHY: being late must not make it look better (DEGRADED, and so
+// routable) than it said it was.
+func TestSilenceDoesNotMakeAnUnhealthyRuntimeRoutable(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.Runtimes.HeartbeatInterval = interval
+		c.Runtimes.HeartbeatTimeout = time.Minute
+	})
+	sick := connectRaw(t, h, "rt-0", "echo")
+	hb := &altarv1.Heartbeat{Sequence: 1, SentAt: timestamppb.Now(), Health: unhealthy}
+	if err := sick.trySend(&altarv1.RuntimeMessage{Message: &altarv1.RuntimeMessage_Heartbeat{Heartbeat: hb}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return healthOf(t, h, "rt-0") == unhealthy })
+	// Silent for four intervals: the Host has judged it late by now.
+	waitUntil(t, func() bool {
+		return time.Since(runtimeInfo(t, h, "rt-0").GetLastHeartbeatAt().AsTime()) > 4*interval
+	})
+	if got := healthOf(t, h, "rt-0"); got != unhealthy {
+		t.Fatalf("a silent runtime that reported UNHEALTHY shows %v", got)
+	}
+	_, err := callEcho(t, h, "rt-0/echo")
+	if e := altarerr.From(err); e.Code != altarv1.ErrorCode_ERROR_CODE_RUNTIME_UNAVAILABLE {
+		t.Fatalf("a call naming it: %v, want RUNTIME_UNAVAILABLE", err)
+	}
+}

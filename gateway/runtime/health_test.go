@@ -7,8 +7,8 @@ import (
 	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
-// The registry keeps each runtime's health as the runtime last reported it
-// (or as the service set it), shows it in List, and hands it to the engine
+// The registry keeps each runtime's health as the runtime last reported it,
+// made no better than DEGRADED while the service finds it late, shows it in List, and hands it to the engine
 // through Lookup. The Host-level transitions (silence, breaker, drain) are
 // tested in gateway/health_test.go.
 func TestRegistryHealth(t *testing.T) {
@@ -50,9 +50,23 @@ func TestRegistryHealth(t *testing.T) {
 	if info := r.List()[0]; info.GetInFlight() != 7 || info.GetLastHeartbeatAt().AsTime().Before(info.GetConnectedAt().AsTime()) {
 		t.Errorf("List after heartbeats = %v", info)
 	}
-	r.SetHealth("rt-1", runtime.Degraded)
-	if h := health(); h != runtime.Degraded {
-		t.Errorf("after SetHealth(DEGRADED): %v", h)
+	// Lateness (the Host's view) makes a runtime at best DEGRADED, never
+	// better than it reported; it clears when the heartbeats come again.
+	for _, step := range []struct {
+		reported altarv1.RuntimeHealth
+		late     bool
+		want     runtime.Health
+	}{
+		{runtime.Healthy, true, runtime.Degraded},
+		{runtime.Healthy, false, runtime.Healthy},
+		{runtime.Unhealthy, true, runtime.Unhealthy},
+		{runtime.Degraded, false, runtime.Degraded},
+	} {
+		r.Heartbeat("rt-1", &altarv1.Heartbeat{InFlight: 7, Health: step.reported})
+		r.SetLate("rt-1", step.late)
+		if h := health(); h != step.want {
+			t.Errorf("reported %v, late %v: %v, want %v", step.reported, step.late, h, step.want)
+		}
 	}
 
 	// A reconnection starts healthy; the old connection can no longer
@@ -72,7 +86,7 @@ func TestRegistryHealth(t *testing.T) {
 	// Unknown runtimes are unhealthy and not found; reports about them are
 	// ignored.
 	r.Heartbeat("nobody", &altarv1.Heartbeat{Health: runtime.Healthy})
-	r.SetHealth("nobody", runtime.Healthy)
+	r.SetLate("nobody", true)
 	if c, h, ok := r.Lookup("nobody"); ok || c != nil || h != runtime.Unhealthy {
 		t.Errorf("Lookup(nobody) = %v, %v, %v", c, h, ok)
 	}

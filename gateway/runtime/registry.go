@@ -25,8 +25,12 @@ type entry struct {
 	conn        Conn
 	connectedAt time.Time
 
-	mu            sync.Mutex
-	health        Health
+	mu sync.Mutex
+	// reported is the runtime's own view of its health (its heartbeats);
+	// late is the Host's: its heartbeats are overdue. The runtime's health
+	// is the worse of the two, so that neither hides the other.
+	reported      Health
+	late          bool
 	lastHeartbeat time.Time
 	inFlight      uint32
 	tools         []*altarv1.FulfilledTool
@@ -42,7 +46,7 @@ func NewRegistry() *Registry {
 // replaces its earlier connection.
 func (r *Registry) Add(c Conn) (replaced Conn) {
 	now := r.now()
-	e := &entry{conn: c, connectedAt: now, health: Healthy, lastHeartbeat: now}
+	e := &entry{conn: c, connectedAt: now, reported: Healthy, lastHeartbeat: now}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.entries[c.ID()]; ok {
@@ -73,9 +77,18 @@ func (r *Registry) Lookup(id string) (Conn, Health, bool) {
 		return nil, Unhealthy, false
 	}
 	e.mu.Lock()
-	h := e.health
+	h := e.health()
 	e.mu.Unlock()
 	return e.conn, h, true
+}
+
+// health is the worse of the runtime's own view and the Host's. e.mu is
+// held.
+func (e *entry) health() Health {
+	if e.late && e.reported < Degraded {
+		return Degraded
+	}
+	return e.reported
 }
 
 // Get returns the runtime's connection.
@@ -87,9 +100,10 @@ func (r *Registry) Get(id string) (Conn, error) {
 	return c, nil
 }
 
-// SetHealth records a runtime's health.
-func (r *Registry) SetHealth(id string, h Health) {
-	r.update(id, func(e *entry) { e.health = h })
+// SetLate records whether the runtime's heartbeats are overdue: a late
+// runtime is at best Degraded, and recovers when they come again.
+func (r *Registry) SetLate(id string, late bool) {
+	r.update(id, func(e *entry) { e.late = late })
 }
 
 // Heartbeat records a heartbeat from the runtime: its time, its in-flight
@@ -100,7 +114,7 @@ func (r *Registry) Heartbeat(id string, hb *altarv1.Heartbeat) {
 		e.lastHeartbeat = now
 		e.inFlight = hb.GetInFlight()
 		if hb.GetHealth() != altarv1.RuntimeHealth_RUNTIME_HEALTH_UNSPECIFIED {
-			e.health = hb.GetHealth()
+			e.reported = hb.GetHealth()
 		}
 	})
 }
@@ -180,7 +194,7 @@ func (r *Registry) List() []*altarv1.RuntimeInfo {
 			Capabilities:    slices.Clone(a.GetCapabilities()),
 			ComplianceLevel: a.GetComplianceLevel(),
 			Transport:       e.conn.Transport(),
-			Health:          e.health,
+			Health:          e.health(),
 			ConnectedAt:     timestamppb.New(e.connectedAt),
 			LastHeartbeatAt: timestamppb.New(e.lastHeartbeat),
 			Tools:           slices.Clone(e.tools),

@@ -306,9 +306,7 @@ func (s *Service) Serve(stream MessageStream, transport string) error {
 				conn.close(reason)
 				return reason.GRPCStatus().Err()
 			}
-			if now.Sub(lastSeen) > 2*s.opts.heartbeatInterval {
-				s.registry.SetHealth(conn.ID(), Degraded)
-			}
+			s.registry.SetLate(conn.ID(), now.Sub(lastSeen) > 2*s.opts.heartbeatInterval)
 			seq++
 			// A send in progress proves the stream busy, not the Host
 			// gone; this loop must never block on it.
