@@ -338,7 +338,8 @@ func New(cfg Config) (*Host, error) {
 	cfg = cfg.withDefaults()
 	h := &Host{cfg: cfg, log: cfg.Logger.With("host_id", cfg.HostID)}
 
-	regOpts := []contract.RegistryOption{contract.WithMode(cfg.Mode), contract.WithAudit(cfg.AuditSink), contract.WithLogger(h.log)}
+	regOpts := []contract.RegistryOption{contract.WithMode(cfg.Mode), contract.WithAudit(cfg.AuditSink), contract.WithLogger(h.log),
+		contract.WithChangeListener(h.contractsChanged)}
 	for tool, runtimeID := range cfg.Contracts.DefaultRuntimes {
 		regOpts = append(regOpts, contract.WithDefaultRuntime(tool, runtimeID))
 	}
@@ -732,3 +733,18 @@ var (
 	_ invoke.Runtimes           = (*runtime.Registry)(nil)
 	_ server.API                = (*Host)(nil)
 )
+
+// contractsChanged follows a change of the trusted contracts (a reload, a
+// manifest loaded, a bridge's tools): tools whose bindings were dropped
+// leave their runtimes' listings, and every connected runtime is offered
+// the contracts again, so that it fulfils what it serves (a contract added
+// or changed included) without reconnecting.
+func (h *Host) contractsChanged(unbound map[string][]string) {
+	if h.service == nil {
+		return // The load in New, before any runtime.
+	}
+	for id, names := range unbound {
+		h.runtimes.RemoveTools(id, names)
+	}
+	h.service.OfferContracts()
+}

@@ -116,6 +116,7 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 	startRuntime(t, h, "rt-a", tlA)
 	ctx := ctxT(t)
 
+	connectedAt := runtimeInfo(t, h, "rt-a").GetConnectedAt().AsTime()
 	inFlight := goInvoke(h, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", "in-flight")})
 	if got := within(t, tlA.started, "the call to start on rt-a"); got != "rt-a:in-flight" {
 		t.Fatalf("started %q", got)
@@ -134,11 +135,19 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 		t.Fatalf("reload = %v", reload)
 	}
 
-	// rt-a's binding to block@1.0.0 is gone: no new call reaches it ...
-	if _, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "rt-a/block", Parameters: args("tag", "x")}); altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND {
-		t.Fatalf("rt-a/block after the reload: %v, want TOOL_NOT_FOUND", err)
-	}
-	// ... but the call it is running is still waiting for its answer.
+	// rt-a's binding to block@1.0.0 is gone; the Host offers rt-a the
+	// contracts again and it fulfils block@1.1.0 without reconnecting. Its
+	// listing shows the new version alone.
+	waitUntil(t, func() bool {
+		var versions []string
+		for _, tool := range runtimeInfo(t, h, "rt-a").GetTools() {
+			if tool.GetContractName() == "block" {
+				versions = append(versions, tool.GetContractVersion())
+			}
+		}
+		return slices.Equal(versions, []string{"1.1.0"})
+	})
+	// The call it is running is still waiting for its answer.
 	select {
 	case r := <-inFlight:
 		t.Fatalf("the call in flight ended with the reload: %v, %v", r.resp, r.err)
@@ -172,6 +181,10 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 		t.Fatalf("GetContract(block) = %v, %v", info, err)
 	}
 
+	if got := runtimeInfo(t, h, "rt-a").GetConnectedAt().AsTime(); !got.Equal(connectedAt) {
+		t.Fatalf("rt-a reconnected (at %v, first at %v)", got, connectedAt)
+	}
+
 	// A runtime that fulfils after the reload serves the new contracts.
 	tlB := newTools()
 	close(tlB.release)
@@ -186,7 +199,7 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 	if err != nil || resp.GetResult().GetPayload().GetStringValue() != "HEY" {
 		t.Fatalf("shout: %v, %v", resp, err)
 	}
-	resp, err = h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "block", Parameters: args("tag", "new")})
+	resp, err = h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "rt-b/block", Parameters: args("tag", "new")})
 	if err != nil || resp.GetResult().GetRuntimeId() != "rt-b" {
 		t.Fatalf("block@1.1.0: %v, %v; want it served by rt-b", resp, err)
 	}
@@ -203,5 +216,48 @@ func TestReloadKeepsCallsInFlight(t *testing.T) {
 	}
 	if !reloaded || !unbound {
 		t.Fatalf("audit events %v lack the reload or rt-a's unbinding of block", rec.Kinds())
+	}
+}
+
+// A contract a reload adds reaches the runtimes already connected: one that
+// serves it (and was refused it at its bootstrap, when it was not trusted)
+// fulfils it when the Host offers the contracts again, without
+// reconnecting.
+func TestReloadOffersNewContractsToConnectedRuntimes(t *testing.T) {
+	orig, err := os.ReadFile("testdata/host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "host.yaml")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) { c.ManifestPaths = []string{path} })
+	tl := newTools()
+	shout := sdk.Func("shout", "Upper-case a word.", func(_ context.Context, in struct {
+		Word string `json:"word"`
+	}) (string, error) {
+		return strings.ToUpper(in.Word), nil
+	})
+	rt := serveTools(t, h, "rt-a", append(tl.list("rt-a"), shout))
+	ctx := ctxT(t)
+	if _, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "shout", Parameters: args("word", "hey")}); altarerr.CodeOf(err) != altarv1.ErrorCode_ERROR_CODE_TOOL_NOT_FOUND {
+		t.Fatalf("shout before it is trusted: %v, want TOOL_NOT_FOUND", err)
+	}
+
+	changed := strings.Replace(string(orig), blockBefore, blockAfter, 1)
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.ReloadManifests(ctx, &altarv1.ReloadManifestsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { _, err := h.Registry().Resolve("", "rt-a/shout"); return err == nil })
+	resp, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "shout", Parameters: args("word", "hey")})
+	if err != nil || resp.GetResult().GetPayload().GetStringValue() != "HEY" {
+		t.Fatalf("shout after the reload: %v, %v", resp, err)
+	}
+	if c := rt.Status().Connects; c != 1 {
+		t.Fatalf("the runtime connected %d times; it should have fulfilled on the offer", c)
 	}
 }

@@ -36,9 +36,10 @@ type Registry struct {
 	defaults map[string]string      // tool name -> preferred runtime id
 	sources  map[string][]*Contract // contracts set with SetSource, by source
 
-	audit  audit.Sink
-	logger *slog.Logger
-	now    func() time.Time
+	audit    audit.Sink
+	logger   *slog.Logger
+	now      func() time.Time
+	onChange func(unbound map[string][]string)
 }
 
 // binding is one tool a runtime serves.
@@ -81,6 +82,14 @@ func WithLogger(l *slog.Logger) RegistryOption {
 // name of a tool that several runtimes serve.
 func WithDefaultRuntime(tool, runtimeID string) RegistryOption {
 	return registryOptionFunc(func(r *Registry) { r.defaults[tool] = runtimeID })
+}
+
+// WithChangeListener calls fn after every change of the trusted contracts
+// (a load, a reload, a source's contracts set), outside the registry's
+// lock, with the bindings the change dropped: runtime id to contract
+// names. The Host uses it to offer the contracts to its runtimes again.
+func WithChangeListener(fn func(unbound map[string][]string)) RegistryOption {
+	return registryOptionFunc(func(r *Registry) { r.onChange = fn })
 }
 
 // NewRegistry returns a registry with no contracts.
@@ -305,9 +314,14 @@ func (r *Registry) replace(actor, kind string, manifests []*Manifest) (LoadResul
 	r.record(audit.Event{Kind: kind, Actor: actor, Outcome: "accepted", Detail: map[string]string{
 		"sources": strings.Join(sources, ","), "loaded": fmt.Sprint(len(res.Loaded)), "removed": strings.Join(res.Removed, ","),
 	}})
+	unbound := map[string][]string{}
 	for _, b := range dropped {
 		r.record(audit.Event{Kind: audit.KindContractUnbind, Actor: actor, RuntimeID: b.runtimeID, Tool: b.contract.Name(),
 			Version: b.contract.Version(), Outcome: "accepted", Reason: "the contract was removed or changed by a manifest reload"})
+		unbound[b.runtimeID] = append(unbound[b.runtimeID], b.contract.Name())
+	}
+	if r.onChange != nil {
+		r.onChange(unbound)
 	}
 	return res, nil
 }

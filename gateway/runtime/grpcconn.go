@@ -41,7 +41,8 @@ type streamConn struct {
 	stallTimeout time.Duration
 	flowControl  bool
 
-	// events holds session events until sendEvents writes them.
+	// events holds session events and contract offers until sendEvents
+	// writes them.
 	events chan *altarv1.HostMessage
 
 	done     chan struct{}
@@ -74,24 +75,24 @@ func newStreamConn(a *altarv1.AnnounceRuntime, transport string, s messageSender
 	return c
 }
 
-// maxQueuedEvents bounds the session events waiting for one runtime; a
-// runtime that falls this far behind is disconnected rather than sent an
-// incomplete story of its sessions.
+// maxQueuedEvents bounds the session events and contract offers waiting
+// for one runtime; a runtime that falls this far behind is disconnected
+// rather than sent an incomplete story of its sessions.
 const maxQueuedEvents = 1024
 
-// queueEvent queues a session event for the runtime without waiting.
+// queueEvent queues a session event or a contract offer for the runtime
+// without waiting.
 func (c *streamConn) queueEvent(m *altarv1.HostMessage) {
 	select {
 	case c.events <- m:
 	case <-c.done:
 	default:
 		c.close(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST,
-			"runtime %q fell %d session events behind", c.ID(), maxQueuedEvents))
+			"runtime %q fell %d session events and contract offers behind", c.ID(), maxQueuedEvents))
 	}
 }
 
-// sendEvents writes queued session events in order until the connection
-// ends.
+// sendEvents writes queued messages in order until the connection ends.
 func (c *streamConn) sendEvents() {
 	for {
 		select {
@@ -99,7 +100,7 @@ func (c *streamConn) sendEvents() {
 			return
 		case m := <-c.events:
 			if err := c.sender.send(m); err != nil {
-				c.close(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, err, "sending a session event to runtime %q", c.ID()))
+				c.close(altarerr.Wrap(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, err, "sending to runtime %q", c.ID()))
 				return
 			}
 		}

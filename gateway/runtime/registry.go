@@ -124,9 +124,15 @@ func (r *Registry) SetTools(id string, tools []*altarv1.FulfilledTool) {
 	r.update(id, func(e *entry) { e.tools = tools })
 }
 
-// AddTools appends to the tools the runtime serves.
+// AddTools adds to the tools the runtime serves; a tool it already served
+// under the same qualified name (fulfilled again) is replaced.
 func (r *Registry) AddTools(id string, tools []*altarv1.FulfilledTool) {
-	r.update(id, func(e *entry) { e.tools = append(slices.Clip(e.tools), tools...) })
+	r.update(id, func(e *entry) {
+		kept := slices.DeleteFunc(slices.Clone(e.tools), func(t *altarv1.FulfilledTool) bool {
+			return slices.ContainsFunc(tools, func(n *altarv1.FulfilledTool) bool { return n.GetQualifiedName() == t.GetQualifiedName() })
+		})
+		e.tools = append(kept, tools...)
+	})
 }
 
 // RemoveTools drops tools by contract name.

@@ -501,6 +501,23 @@ func (s *Service) SessionEvent(ev *altarv1.SessionEvent) {
 	}
 }
 
+// OfferContracts sends every connected runtime the contracts it may
+// fulfil, again (after the trusted contracts changed); a runtime answers
+// with FulfillTools for those it serves. It does not wait for the sends.
+func (s *Service) OfferContracts() {
+	s.mu.Lock()
+	conns := make([]*streamConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		contracts := s.authority.Available(c.announce)
+		c.queueEvent(&altarv1.HostMessage{Message: &altarv1.HostMessage_AvailableContracts{
+			AvailableContracts: &altarv1.AvailableContracts{Contracts: contracts}}})
+	}
+}
+
 // Drain tells every runtime the Host is going away.
 func (s *Service) Drain(reason string, grace time.Duration) {
 	s.Broadcast(&altarv1.HostMessage{Message: &altarv1.HostMessage_Drain{Drain: &altarv1.Drain{
