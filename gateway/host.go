@@ -319,7 +319,7 @@ type Host struct {
 	listener  net.Listener
 	httpLis   net.Listener
 	closing   bool
-	attached  []runtime.Conn // runtimes with no transport, detached by Close
+	attached  []attachment // runtimes with no transport, detached by Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -534,8 +534,8 @@ func (h *Host) Close(ctx context.Context) error {
 		attached := h.attached
 		h.attached = nil
 		h.mu.Unlock()
-		for _, c := range attached {
-			h.detach(c)
+		for _, a := range attached {
+			h.detach(a.conn)
 		}
 		h.mu.Lock()
 		onClose := h.onClose
@@ -604,7 +604,7 @@ func (h *Host) Attach(c runtime.Conn, offer *altarv1.FulfillTools) *altarv1.Fulf
 		return resp
 	}
 	h.mu.Lock()
-	h.attached = append(h.attached, c)
+	h.attached = append(h.attached, attachment{conn: c, offer: offer})
 	h.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
@@ -734,11 +734,19 @@ var (
 	_ server.API                = (*Host)(nil)
 )
 
+// attachment is a runtime attached in process, with what it offered.
+type attachment struct {
+	conn  runtime.Conn
+	offer *altarv1.FulfillTools
+}
+
 // contractsChanged follows a change of the trusted contracts (a reload, a
 // manifest loaded, a bridge's tools): tools whose bindings were dropped
-// leave their runtimes' listings, and every connected runtime is offered
-// the contracts again, so that it fulfils what it serves (a contract added
-// or changed included) without reconnecting.
+// leave their runtimes' listings, and every runtime is offered the
+// contracts again, so that it fulfils what it serves (a contract added or
+// changed included) without reconnecting. Runtimes attached in process
+// are fulfilled again from their offer, for the tools it names that are
+// trusted now and not bound to them.
 func (h *Host) contractsChanged(unbound map[string][]string) {
 	if h.service == nil {
 		return // The load in New, before any runtime.
@@ -747,4 +755,30 @@ func (h *Host) contractsChanged(unbound map[string][]string) {
 		h.runtimes.RemoveTools(id, names)
 	}
 	h.service.OfferContracts()
+
+	h.mu.Lock()
+	attached := slices.Clone(h.attached)
+	h.mu.Unlock()
+	for _, a := range attached {
+		select {
+		case <-a.conn.Done():
+			continue
+		default:
+		}
+		available := map[string]bool{}
+		for _, c := range h.registry.Available(a.conn.Announcement()) {
+			available[c.GetName()] = true
+		}
+		var again []*altarv1.ToolFulfillment
+		for _, f := range a.offer.GetTools() {
+			name := f.GetContractName()
+			if _, err := h.registry.Resolve("", a.conn.ID()+"/"+name); err != nil && available[name] {
+				again = append(again, f)
+			}
+		}
+		if len(again) > 0 {
+			resp := h.registry.Fulfill(a.conn.Announcement(), &altarv1.FulfillTools{Tools: again})
+			h.runtimes.AddTools(a.conn.ID(), resp.GetAccepted())
+		}
+	}
 }

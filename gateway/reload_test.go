@@ -261,3 +261,42 @@ func TestReloadOffersNewContractsToConnectedRuntimes(t *testing.T) {
 		t.Fatalf("the runtime connected %d times; it should have fulfilled on the offer", c)
 	}
 }
+
+// A runtime attached in process has no stream to be offered the contracts
+// on: after a reload changes a contract it serves, the Host fulfils it
+// again from the runtime's own offer, and it stays callable.
+func TestReloadFulfilsInProcessRuntimesAgain(t *testing.T) {
+	orig, err := os.ReadFile("../manifests/calculator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const before = "description: Add two numbers and return their sum."
+	if !strings.Contains(string(orig), before) {
+		t.Fatal("manifests/calculator.yaml no longer describes add as this test expects")
+	}
+	path := filepath.Join(t.TempDir(), "calculator.yaml")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) { c.ManifestPaths = []string{path} })
+	conn, offer := inProcessCalculator(t, "builtin")
+	if resp := h.Attach(conn, offer); len(resp.GetAccepted()) == 0 {
+		t.Fatalf("attach = %v", resp)
+	}
+	changed := strings.Replace(string(orig), before, "description: Add two numbers (reloaded).", 1)
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if _, err := h.client.ReloadManifests(ctx, &altarv1.ReloadManifestsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.client.Invoke(ctx, &altarv1.InvokeRequest{ToolName: "builtin/add", Parameters: args("a", 2, "b", 3)})
+	if err != nil || resp.GetResult().GetPayload().GetDoubleValue() != 5 {
+		t.Fatalf("builtin/add after the reload: %v, %v", resp, err)
+	}
+	info, err := h.client.GetContract(ctx, &altarv1.GetContractRequest{ToolName: "add"})
+	if err != nil || info.GetTool().GetContract().GetDescription() != "Add two numbers (reloaded)." {
+		t.Fatalf("GetContract(add) = %v, %v", info, err)
+	}
+}
