@@ -36,15 +36,7 @@ func TestStalledStreamLeavesTheRuntimeServing(t *testing.T) {
 			return nil
 		}),
 	}
-	rt, err := sdk.New("rt-fc", tools, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rt.Serve(ctx, h.GRPCAddr()) }()
-	defer func() { cancel(); <-done }()
-	waitUntil(t, func() bool { return rt.Status().Fulfilment != nil })
+	rt := serveTools(t, h, "rt-fc", tools)
 
 	stream, err := h.client.InvokeStream(ctxT(t), &altarv1.InvokeStreamRequest{Request: &altarv1.InvokeRequest{
 		ToolName: "ticks", Parameters: args("n", int64(n))}})

@@ -211,9 +211,9 @@ func scalarString(n ast.Node) (string, bool) {
 	return "", false
 }
 
-// mapping decodes a YAML mapping onto the struct v: every key must name a
-// field.
-func (l *loader) mapping(n ast.Node, v reflect.Value, path string, where origin) {
+// mappingValues returns the entries of the YAML mapping n, and records
+// where path is; anything else fails as not "a mapping of " + of.
+func (l *loader) mappingValues(n ast.Node, path string, where origin, of string) ([]*ast.MappingValueNode, bool) {
 	var values []*ast.MappingValueNode
 	switch m := n.(type) {
 	case *ast.MappingNode:
@@ -225,10 +225,20 @@ func (l *loader) mapping(n ast.Node, v reflect.Value, path string, where origin)
 		if n != nil {
 			o = l.at(n)
 		}
-		l.fail(o, path, RuleKind, "want a mapping of %s, got %s", fieldList(v.Type()), kindOf(n))
-		return
+		l.fail(o, path, RuleKind, "want a mapping of %s, got %s", of, kindOf(n))
+		return nil, false
 	}
 	l.origin[path] = where
+	return values, true
+}
+
+// mapping decodes a YAML mapping onto the struct v: every key must name a
+// field.
+func (l *loader) mapping(n ast.Node, v reflect.Value, path string, where origin) {
+	values, ok := l.mappingValues(n, path, where, fieldList(v.Type()))
+	if !ok {
+		return
+	}
 	seen := map[string]bool{}
 	for _, mv := range values {
 		ko := l.at(mv.Key)
@@ -257,21 +267,10 @@ func (l *loader) mapping(n ast.Node, v reflect.Value, path string, where origin)
 // byName decodes a YAML mapping onto the map v: each key is a name (a
 // tool's, a runtime's) and each value is decoded as the map's element type.
 func (l *loader) byName(n ast.Node, v reflect.Value, path string, where origin) {
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	default:
-		o := where
-		if n != nil {
-			o = l.at(n)
-		}
-		l.fail(o, path, RuleKind, "want a mapping of names to %s, got %s", elemKind(v.Type().Elem()), kindOf(n))
+	values, ok := l.mappingValues(n, path, where, "names to "+elemKind(v.Type().Elem()))
+	if !ok {
 		return
 	}
-	l.origin[path] = where
 	out := reflect.MakeMapWithSize(v.Type(), len(values))
 	for _, mv := range values {
 		ko := l.at(mv.Key)

@@ -470,15 +470,21 @@ func (s *Service) track(c *streamConn, add bool) {
 	}
 }
 
-// Broadcast sends a message to every connected runtime (session events,
-// drain). A runtime whose stream is broken is skipped; its own loop ends it.
-func (s *Service) Broadcast(m *altarv1.HostMessage) {
+// connections returns the runtimes connected now.
+func (s *Service) connections() []*streamConn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	conns := make([]*streamConn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
+	return conns
+}
+
+// Broadcast sends a message to every connected runtime (session events,
+// drain). A runtime whose stream is broken is skipped; its own loop ends it.
+func (s *Service) Broadcast(m *altarv1.HostMessage) {
+	conns := s.connections()
 	for _, c := range conns {
 		_ = c.sender.send(m)
 	}
@@ -487,17 +493,11 @@ func (s *Service) Broadcast(m *altarv1.HostMessage) {
 // SessionEvent tells the runtimes that hold per-session state (those that
 // declared the session_state capability) about a session.
 func (s *Service) SessionEvent(ev *altarv1.SessionEvent) {
-	s.mu.Lock()
-	conns := make([]*streamConn, 0, len(s.conns))
-	for c := range s.conns {
-		if slices.Contains(c.announce.GetCapabilities(), altarv1.CapabilitySessionState) {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.Unlock()
 	m := &altarv1.HostMessage{Message: &altarv1.HostMessage_SessionEvent{SessionEvent: ev}}
-	for _, c := range conns {
-		c.queueEvent(m)
+	for _, c := range s.connections() {
+		if slices.Contains(c.announce.GetCapabilities(), altarv1.CapabilitySessionState) {
+			c.queueEvent(m)
+		}
 	}
 }
 
@@ -505,12 +505,7 @@ func (s *Service) SessionEvent(ev *altarv1.SessionEvent) {
 // fulfil, again (after the trusted contracts changed); a runtime answers
 // with FulfillTools for those it serves. It does not wait for the sends.
 func (s *Service) OfferContracts() {
-	s.mu.Lock()
-	conns := make([]*streamConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
+	conns := s.connections()
 	for _, c := range conns {
 		contracts := s.authority.Available(c.announce)
 		c.queueEvent(&altarv1.HostMessage{Message: &altarv1.HostMessage_AvailableContracts{
@@ -527,12 +522,7 @@ func (s *Service) Drain(reason string, grace time.Duration) {
 // CloseAll ends every runtime's connection (Host shutdown), failing their
 // calls in flight with RUNTIME_UNAVAILABLE.
 func (s *Service) CloseAll(ctx context.Context) {
-	s.mu.Lock()
-	conns := make([]*streamConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
+	conns := s.connections()
 	for _, c := range conns {
 		c.close(altarerr.New(altarv1.ErrorCode_ERROR_CODE_CONNECTION_LOST, "the Host is shutting down"))
 	}

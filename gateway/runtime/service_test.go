@@ -183,17 +183,7 @@ func announceMsg(id string) *altarv1.RuntimeMessage {
 // connect dials and announces, and waits until the registry has the runtime.
 func connect(t *testing.T, h *host, id string) (*rawRuntime, runtime.Conn) {
 	t.Helper()
-	r := dialRuntime(t, h)
-	r.send(announceMsg(id))
-	resp := r.next().GetAnnounceResponse()
-	if !resp.GetAccepted() {
-		t.Fatalf("announce refused: %v", resp.GetError())
-	}
-	c, err := h.registry.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, c
+	return connectWith(t, h, id)
 }
 
 func TestBootstrap(t *testing.T) {
