@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -245,15 +244,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// runtimeIDPattern is the rule a runtime's id must follow to be accepted
-// (runtime.Service refuses any other announce).
-var runtimeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // validatePolicies checks the names in the contract defaults and the
 // invocation limits, and the rules between the retry and limit settings.
 func (c Config) validatePolicies(e *altarerr.Error) {
 	checkRuntimeID := func(path, id string) {
-		if !runtimeIDPattern.MatchString(id) {
+		if !runtime.ValidID(id) {
 			e.WithField(path, "runtime_id", fmt.Sprintf("%q is not a runtime id: 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit", id))
 		}
 	}

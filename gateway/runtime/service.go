@@ -115,6 +115,10 @@ func NewService(registry *Registry, authority ContractAuthority, opts ...Service
 
 var runtimeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// ValidID reports whether id is a runtime id the Service accepts: 1-64
+// letters, digits, '_', '.' or '-', starting with a letter or digit.
+func ValidID(id string) bool { return runtimeIDPattern.MatchString(id) }
+
 // MessageStream is one runtime's bidirectional stream of messages, whatever
 // carries it: a gRPC stream (Connect) or a WebSocket (gateway/server).
 //
