@@ -165,7 +165,14 @@ func (h *Host) ListRuntimes(ctx context.Context, _ *altarv1.ListRuntimesRequest)
 			info.Health = altarv1.RuntimeHealth_RUNTIME_HEALTH_DEGRADED
 		}
 	}
-	return &altarv1.ListRuntimesResponse{Runtimes: infos}, nil
+	h.mu.Lock()
+	plugins := h.plugins
+	h.mu.Unlock()
+	resp := &altarv1.ListRuntimesResponse{Runtimes: infos}
+	if plugins != nil {
+		resp.Plugins = plugins()
+	}
+	return resp, nil
 }
 
 // LoadManifest trusts more contracts, from a manifest given inline or a

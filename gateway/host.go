@@ -323,6 +323,7 @@ type Host struct {
 	closedCh   chan struct{}
 
 	onClose []func(context.Context) // OnClose's functions, run by Close
+	plugins func() []*altarv1.PluginInfo // ReportPlugins's function
 }
 
 // New builds a Host and loads its manifests.
@@ -671,6 +672,15 @@ func (h *Host) ServeRuntime(stream runtime.MessageStream, transport string) erro
 // Closing is closed once Close has begun: a plugin supervisor stops
 // restarting plugins then.
 func (h *Host) Closing() <-chan struct{} { return h.closed() }
+
+// ReportPlugins makes ListRuntimes report the plugins the Host launches,
+// as fn describes them (a plugin supervisor's status), so that a plugin
+// that is restarting or stays down is seen, not only those connected.
+func (h *Host) ReportPlugins(fn func() []*altarv1.PluginInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.plugins = fn
+}
 
 // OnClose registers fn to be run by Close once every runtime stream has
 // been closed (calls in flight have finished, or failed with

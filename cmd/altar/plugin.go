@@ -14,6 +14,7 @@ import (
 	"github.com/altar-gateway/altar/gateway"
 	"github.com/altar-gateway/altar/gateway/config"
 	"github.com/altar-gateway/altar/plugins/launch"
+	altarv1 "github.com/altar-gateway/altar/proto/altar/v1"
 )
 
 func newPluginCommand() *cobra.Command {
@@ -60,6 +61,13 @@ func startPlugins(ctx context.Context, w io.Writer, h *gateway.Host, file *confi
 	if err != nil {
 		return err
 	}
+	h.ReportPlugins(func() []*altarv1.PluginInfo {
+		var out []*altarv1.PluginInfo
+		for _, st := range sup.Status() {
+			out = append(out, st.Proto())
+		}
+		return out
+	})
 	h.OnClose(func(ctx context.Context) {
 		if err := sup.Close(ctx); err != nil {
 			log.Warn("plugins still stopping at the shutdown timeout", "error", err)

@@ -140,6 +140,28 @@ plugins:
 		t.Fatalf("calc/add = %v, %v; want 3", resp.GetResult(), err)
 	}
 
+	// ListRuntimes reports both plugins as the supervisor sees them: the
+	// one that stays down too, and why; altar runtimes shows them.
+	list, err := altarv1.NewHostServiceClient(cc).ListRuntimes(callCtx, &altarv1.ListRuntimesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugins := map[string]*altarv1.PluginInfo{}
+	for _, p := range list.GetPlugins() {
+		plugins[p.GetName()] = p
+	}
+	if p := plugins["calc"]; p.GetState() != "running" || p.GetPid() != int64(pid) || p.GetSince() == nil {
+		t.Errorf("calc as listed: %v; want running with pid %d", p, pid)
+	}
+	if p := plugins["tampered"]; p.GetState() != "failed" || !strings.Contains(p.GetLastError(), strings.Repeat("ab", 32)) {
+		t.Errorf("tampered as listed: %v; want failed, naming the pinned hash", p)
+	}
+	table, _, code := execute(t, "runtimes", "--addr", addr)
+	if code != 0 || !regexp.MustCompile(`(?m)^tampered\s+failed\s+`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^calc\s+running\s+`+strconv.Itoa(pid)+`\s`).MatchString(table) {
+		t.Errorf("altar runtimes (exit %d) does not show the plugins' states:\n%s", code, table)
+	}
+
 	stop()
 	waitFor(t, out, "altar: stopped", exitTimeout)
 	if err := <-done; err != nil {

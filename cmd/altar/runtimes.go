@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,8 +20,9 @@ func newRuntimesCommand() *cobra.Command {
 		Short: "List the runtimes connected to a running gateway (admin key)",
 		Long: `runtimes lists the runtimes connected to the gateway: id, language,
 transport, health, circuit breaker state, calls in flight, the tools they
-fulfil and how long ago they connected. It needs an admin key when the
-gateway has keys. With -o json, the ListRuntimesResponse as protojson.`,
+fulfil and how long ago they connected; then the plugins the gateway launches
+(plugins: in altar.yaml), connected or not: state, pid, restarts and the
+last error. It needs an admin key when the gateway has keys. With -o json, the ListRuntimesResponse as protojson.`,
 		Args: cobra.NoArgs,
 	}
 	opts := addClientFlags(cmd)
@@ -55,6 +57,27 @@ gateway has keys. With -o json, the ListRuntimesResponse as protojson.`,
 				enumName(rt.GetHealth().String(), "RUNTIME_HEALTH_"), orDash(rt.GetBreakerState()),
 				strconv.FormatUint(uint64(rt.GetInFlight()), 10),
 				orDash(truncate(strings.Join(tools, ","), toolsWidth)), connected)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if len(resp.GetPlugins()) == 0 {
+			return nil
+		}
+		// The plugins the gateway launches, connected or not: one that is
+		// restarting or stays down shows here, and why.
+		fmt.Fprintln(w)
+		t = newTable(w, "PLUGIN", "STATE", "PID", "RESTARTS", "SINCE", "LAST ERROR")
+		for _, p := range resp.GetPlugins() {
+			since := "-"
+			if p.GetSince() != nil {
+				since = age(p.GetSince().AsTime(), now)
+			}
+			pid := "-"
+			if p.GetPid() != 0 {
+				pid = strconv.FormatInt(p.GetPid(), 10)
+			}
+			t.row(p.GetName(), p.GetState(), pid, strconv.FormatUint(uint64(p.GetRestarts()), 10), since, orDash(p.GetLastError()))
 		}
 		return t.flush()
 	}

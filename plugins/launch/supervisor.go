@@ -19,6 +19,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/altar-gateway/altar/gateway/altarerr"
 	"github.com/altar-gateway/altar/gateway/runtime"
@@ -85,6 +86,18 @@ type Status struct {
 	LastError error
 	// Since is when the plugin entered State.
 	Since time.Time
+}
+
+// Proto is the status as the Host API reports it (ListRuntimes).
+func (st Status) Proto() *altarv1.PluginInfo {
+	info := &altarv1.PluginInfo{Name: st.Name, State: string(st.State), Pid: int64(st.PID), Restarts: uint32(st.Restarts)}
+	if st.LastError != nil {
+		info.LastError = st.LastError.Error()
+	}
+	if !st.Since.IsZero() {
+		info.Since = timestamppb.New(st.Since)
+	}
+	return info
 }
 
 // Option configures a Supervisor.

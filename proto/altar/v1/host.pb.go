@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1468,8 +1469,11 @@ func (*ListRuntimesRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListRuntimesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Runtimes      []*RuntimeInfo         `protobuf:"bytes,1,rep,name=runtimes,proto3" json:"runtimes,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Runtimes []*RuntimeInfo         `protobuf:"bytes,1,rep,name=runtimes,proto3" json:"runtimes,omitempty"`
+	// The plugins the Host launches (plugins: in its configuration), as its
+	// supervisor sees them, whether or not they are connected now.
+	Plugins       []*PluginInfo `protobuf:"bytes,2,rep,name=plugins,proto3" json:"plugins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1511,6 +1515,105 @@ func (x *ListRuntimesResponse) GetRuntimes() []*RuntimeInfo {
 	return nil
 }
 
+func (x *ListRuntimesResponse) GetPlugins() []*PluginInfo {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
+// PluginInfo is one plugin the Host launches and supervises.
+type PluginInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plugin's name, which is also its runtime id.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// starting, running, restarting (waiting out its backoff), failed (it
+	// stays down: see last_error) or stopped.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// The process id while running, else the last one; 0 before the first start.
+	Pid int64 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	// Restarts since the Host started.
+	Restarts uint32 `protobuf:"varint,4,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// Why it last ended or failed to start.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When it entered its state.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginInfo) Reset() {
+	*x = PluginInfo{}
+	mi := &file_altar_v1_host_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginInfo) ProtoMessage() {}
+
+func (x *PluginInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_altar_v1_host_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
+func (*PluginInfo) Descriptor() ([]byte, []int) {
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PluginInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *PluginInfo) GetRestarts() uint32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *PluginInfo) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
 type LoadManifestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Source:
@@ -1524,7 +1627,7 @@ type LoadManifestRequest struct {
 
 func (x *LoadManifestRequest) Reset() {
 	*x = LoadManifestRequest{}
-	mi := &file_altar_v1_host_proto_msgTypes[28]
+	mi := &file_altar_v1_host_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1639,7 @@ func (x *LoadManifestRequest) String() string {
 func (*LoadManifestRequest) ProtoMessage() {}
 
 func (x *LoadManifestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[28]
+	mi := &file_altar_v1_host_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1652,7 @@ func (x *LoadManifestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadManifestRequest.ProtoReflect.Descriptor instead.
 func (*LoadManifestRequest) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{28}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LoadManifestRequest) GetSource() isLoadManifestRequest_Source {
@@ -1607,7 +1710,7 @@ type LoadManifestResponse struct {
 
 func (x *LoadManifestResponse) Reset() {
 	*x = LoadManifestResponse{}
-	mi := &file_altar_v1_host_proto_msgTypes[29]
+	mi := &file_altar_v1_host_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1722,7 @@ func (x *LoadManifestResponse) String() string {
 func (*LoadManifestResponse) ProtoMessage() {}
 
 func (x *LoadManifestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[29]
+	mi := &file_altar_v1_host_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1735,7 @@ func (x *LoadManifestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadManifestResponse.ProtoReflect.Descriptor instead.
 func (*LoadManifestResponse) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{29}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LoadManifestResponse) GetLoaded() []string {
@@ -1657,7 +1760,7 @@ type ReloadManifestsRequest struct {
 
 func (x *ReloadManifestsRequest) Reset() {
 	*x = ReloadManifestsRequest{}
-	mi := &file_altar_v1_host_proto_msgTypes[30]
+	mi := &file_altar_v1_host_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1772,7 @@ func (x *ReloadManifestsRequest) String() string {
 func (*ReloadManifestsRequest) ProtoMessage() {}
 
 func (x *ReloadManifestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[30]
+	mi := &file_altar_v1_host_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1785,7 @@ func (x *ReloadManifestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadManifestsRequest.ProtoReflect.Descriptor instead.
 func (*ReloadManifestsRequest) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{30}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{31}
 }
 
 type ReloadManifestsResponse struct {
@@ -1696,7 +1799,7 @@ type ReloadManifestsResponse struct {
 
 func (x *ReloadManifestsResponse) Reset() {
 	*x = ReloadManifestsResponse{}
-	mi := &file_altar_v1_host_proto_msgTypes[31]
+	mi := &file_altar_v1_host_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1811,7 @@ func (x *ReloadManifestsResponse) String() string {
 func (*ReloadManifestsResponse) ProtoMessage() {}
 
 func (x *ReloadManifestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[31]
+	mi := &file_altar_v1_host_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1824,7 @@ func (x *ReloadManifestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadManifestsResponse.ProtoReflect.Descriptor instead.
 func (*ReloadManifestsResponse) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{31}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReloadManifestsResponse) GetLoaded() []string {
@@ -1756,7 +1859,7 @@ type SetHostModeRequest struct {
 
 func (x *SetHostModeRequest) Reset() {
 	*x = SetHostModeRequest{}
-	mi := &file_altar_v1_host_proto_msgTypes[32]
+	mi := &file_altar_v1_host_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1871,7 @@ func (x *SetHostModeRequest) String() string {
 func (*SetHostModeRequest) ProtoMessage() {}
 
 func (x *SetHostModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[32]
+	mi := &file_altar_v1_host_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1884,7 @@ func (x *SetHostModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetHostModeRequest.ProtoReflect.Descriptor instead.
 func (*SetHostModeRequest) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{32}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetHostModeRequest) GetMode() HostMode {
@@ -1808,7 +1911,7 @@ type SetHostModeResponse struct {
 
 func (x *SetHostModeResponse) Reset() {
 	*x = SetHostModeResponse{}
-	mi := &file_altar_v1_host_proto_msgTypes[33]
+	mi := &file_altar_v1_host_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1923,7 @@ func (x *SetHostModeResponse) String() string {
 func (*SetHostModeResponse) ProtoMessage() {}
 
 func (x *SetHostModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_altar_v1_host_proto_msgTypes[33]
+	mi := &file_altar_v1_host_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1936,7 @@ func (x *SetHostModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetHostModeResponse.ProtoReflect.Descriptor instead.
 func (*SetHostModeResponse) Descriptor() ([]byte, []int) {
-	return file_altar_v1_host_proto_rawDescGZIP(), []int{33}
+	return file_altar_v1_host_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetHostModeResponse) GetPrevious() HostMode {
@@ -1854,7 +1957,7 @@ var File_altar_v1_host_proto protoreflect.FileDescriptor
 
 const file_altar_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x13altar/v1/host.proto\x12\baltar.v1\x1a\x17altar/v1/contract.proto\x1a\x14altar/v1/error.proto\x1a\x19altar/v1/invocation.proto\x1a\x16altar/v1/runtime.proto\x1a\x16altar/v1/session.proto\x1a\x14altar/v1/value.proto\x1a\x1egoogle/protobuf/duration.proto\"\xe9\x01\n" +
+	"\x13altar/v1/host.proto\x12\baltar.v1\x1a\x17altar/v1/contract.proto\x1a\x14altar/v1/error.proto\x1a\x19altar/v1/invocation.proto\x1a\x16altar/v1/runtime.proto\x1a\x16altar/v1/session.proto\x1a\x14altar/v1/value.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x01\n" +
 	"\x14CreateSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12+\n" +
@@ -1964,9 +2067,19 @@ const file_altar_v1_host_proto_rawDesc = "" +
 	"\x04mode\x18\x04 \x01(\x0e2\x12.altar.v1.HostModeR\x04mode\x12D\n" +
 	"\x10compliance_level\x18\x05 \x01(\x0e2\x19.altar.v1.ComplianceLevelR\x0fcomplianceLevel\x12\"\n" +
 	"\fcapabilities\x18\x06 \x03(\tR\fcapabilities\"\x15\n" +
-	"\x13ListRuntimesRequest\"I\n" +
+	"\x13ListRuntimesRequest\"y\n" +
 	"\x14ListRuntimesResponse\x121\n" +
-	"\bruntimes\x18\x01 \x03(\v2\x15.altar.v1.RuntimeInfoR\bruntimes\"k\n" +
+	"\bruntimes\x18\x01 \x03(\v2\x15.altar.v1.RuntimeInfoR\bruntimes\x12.\n" +
+	"\aplugins\x18\x02 \x03(\v2\x14.altar.v1.PluginInfoR\aplugins\"\xb5\x01\n" +
+	"\n" +
+	"PluginInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\x03R\x03pid\x12\x1a\n" +
+	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x120\n" +
+	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"k\n" +
 	"\x13LoadManifestRequest\x124\n" +
 	"\bmanifest\x18\x01 \x01(\v2\x16.altar.v1.ToolManifestH\x00R\bmanifest\x12\x14\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04pathB\b\n" +
@@ -2016,7 +2129,7 @@ func file_altar_v1_host_proto_rawDescGZIP() []byte {
 	return file_altar_v1_host_proto_rawDescData
 }
 
-var file_altar_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_altar_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_altar_v1_host_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),     // 0: altar.v1.CreateSessionRequest
 	(*CreateSessionResponse)(nil),    // 1: altar.v1.CreateSessionResponse
@@ -2046,94 +2159,98 @@ var file_altar_v1_host_proto_goTypes = []any{
 	(*GetHostInfoResponse)(nil),      // 25: altar.v1.GetHostInfoResponse
 	(*ListRuntimesRequest)(nil),      // 26: altar.v1.ListRuntimesRequest
 	(*ListRuntimesResponse)(nil),     // 27: altar.v1.ListRuntimesResponse
-	(*LoadManifestRequest)(nil),      // 28: altar.v1.LoadManifestRequest
-	(*LoadManifestResponse)(nil),     // 29: altar.v1.LoadManifestResponse
-	(*ReloadManifestsRequest)(nil),   // 30: altar.v1.ReloadManifestsRequest
-	(*ReloadManifestsResponse)(nil),  // 31: altar.v1.ReloadManifestsResponse
-	(*SetHostModeRequest)(nil),       // 32: altar.v1.SetHostModeRequest
-	(*SetHostModeResponse)(nil),      // 33: altar.v1.SetHostModeResponse
-	nil,                              // 34: altar.v1.CreateSessionRequest.MetadataEntry
-	nil,                              // 35: altar.v1.InvokeRequest.ParametersEntry
-	nil,                              // 36: altar.v1.InvokeRequest.MetadataEntry
-	nil,                              // 37: altar.v1.ToolStats.ErrorsByCodeEntry
-	(*durationpb.Duration)(nil),      // 38: google.protobuf.Duration
-	(*Session)(nil),                  // 39: altar.v1.Session
-	(*ToolContract)(nil),             // 40: altar.v1.ToolContract
-	(*ToolResult)(nil),               // 41: altar.v1.ToolResult
-	(*StreamChunk)(nil),              // 42: altar.v1.StreamChunk
-	(*Invocation)(nil),               // 43: altar.v1.Invocation
-	(HostMode)(0),                    // 44: altar.v1.HostMode
-	(ComplianceLevel)(0),             // 45: altar.v1.ComplianceLevel
-	(*RuntimeInfo)(nil),              // 46: altar.v1.RuntimeInfo
-	(*ToolManifest)(nil),             // 47: altar.v1.ToolManifest
-	(*FieldError)(nil),               // 48: altar.v1.FieldError
-	(*Value)(nil),                    // 49: altar.v1.Value
+	(*PluginInfo)(nil),               // 28: altar.v1.PluginInfo
+	(*LoadManifestRequest)(nil),      // 29: altar.v1.LoadManifestRequest
+	(*LoadManifestResponse)(nil),     // 30: altar.v1.LoadManifestResponse
+	(*ReloadManifestsRequest)(nil),   // 31: altar.v1.ReloadManifestsRequest
+	(*ReloadManifestsResponse)(nil),  // 32: altar.v1.ReloadManifestsResponse
+	(*SetHostModeRequest)(nil),       // 33: altar.v1.SetHostModeRequest
+	(*SetHostModeResponse)(nil),      // 34: altar.v1.SetHostModeResponse
+	nil,                              // 35: altar.v1.CreateSessionRequest.MetadataEntry
+	nil,                              // 36: altar.v1.InvokeRequest.ParametersEntry
+	nil,                              // 37: altar.v1.InvokeRequest.MetadataEntry
+	nil,                              // 38: altar.v1.ToolStats.ErrorsByCodeEntry
+	(*durationpb.Duration)(nil),      // 39: google.protobuf.Duration
+	(*Session)(nil),                  // 40: altar.v1.Session
+	(*ToolContract)(nil),             // 41: altar.v1.ToolContract
+	(*ToolResult)(nil),               // 42: altar.v1.ToolResult
+	(*StreamChunk)(nil),              // 43: altar.v1.StreamChunk
+	(*Invocation)(nil),               // 44: altar.v1.Invocation
+	(HostMode)(0),                    // 45: altar.v1.HostMode
+	(ComplianceLevel)(0),             // 46: altar.v1.ComplianceLevel
+	(*RuntimeInfo)(nil),              // 47: altar.v1.RuntimeInfo
+	(*timestamppb.Timestamp)(nil),    // 48: google.protobuf.Timestamp
+	(*ToolManifest)(nil),             // 49: altar.v1.ToolManifest
+	(*FieldError)(nil),               // 50: altar.v1.FieldError
+	(*Value)(nil),                    // 51: altar.v1.Value
 }
 var file_altar_v1_host_proto_depIdxs = []int32{
-	38, // 0: altar.v1.CreateSessionRequest.ttl:type_name -> google.protobuf.Duration
-	34, // 1: altar.v1.CreateSessionRequest.metadata:type_name -> altar.v1.CreateSessionRequest.MetadataEntry
-	39, // 2: altar.v1.CreateSessionResponse.session:type_name -> altar.v1.Session
-	39, // 3: altar.v1.GetSessionResponse.session:type_name -> altar.v1.Session
-	39, // 4: altar.v1.ListSessionsResponse.sessions:type_name -> altar.v1.Session
-	40, // 5: altar.v1.ToolInfo.contract:type_name -> altar.v1.ToolContract
+	39, // 0: altar.v1.CreateSessionRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 1: altar.v1.CreateSessionRequest.metadata:type_name -> altar.v1.CreateSessionRequest.MetadataEntry
+	40, // 2: altar.v1.CreateSessionResponse.session:type_name -> altar.v1.Session
+	40, // 3: altar.v1.GetSessionResponse.session:type_name -> altar.v1.Session
+	40, // 4: altar.v1.ListSessionsResponse.sessions:type_name -> altar.v1.Session
+	41, // 5: altar.v1.ToolInfo.contract:type_name -> altar.v1.ToolContract
 	8,  // 6: altar.v1.ListToolsResponse.tools:type_name -> altar.v1.ToolInfo
 	8,  // 7: altar.v1.GetContractResponse.tool:type_name -> altar.v1.ToolInfo
-	35, // 8: altar.v1.InvokeRequest.parameters:type_name -> altar.v1.InvokeRequest.ParametersEntry
-	38, // 9: altar.v1.InvokeRequest.timeout:type_name -> google.protobuf.Duration
-	36, // 10: altar.v1.InvokeRequest.metadata:type_name -> altar.v1.InvokeRequest.MetadataEntry
-	41, // 11: altar.v1.InvokeResponse.result:type_name -> altar.v1.ToolResult
+	36, // 8: altar.v1.InvokeRequest.parameters:type_name -> altar.v1.InvokeRequest.ParametersEntry
+	39, // 9: altar.v1.InvokeRequest.timeout:type_name -> google.protobuf.Duration
+	37, // 10: altar.v1.InvokeRequest.metadata:type_name -> altar.v1.InvokeRequest.MetadataEntry
+	42, // 11: altar.v1.InvokeResponse.result:type_name -> altar.v1.ToolResult
 	13, // 12: altar.v1.InvokeStreamRequest.request:type_name -> altar.v1.InvokeRequest
-	42, // 13: altar.v1.InvokeStreamResponse.chunk:type_name -> altar.v1.StreamChunk
-	43, // 14: altar.v1.GetInvocationResponse.invocation:type_name -> altar.v1.Invocation
-	37, // 15: altar.v1.ToolStats.errors_by_code:type_name -> altar.v1.ToolStats.ErrorsByCodeEntry
+	43, // 13: altar.v1.InvokeStreamResponse.chunk:type_name -> altar.v1.StreamChunk
+	44, // 14: altar.v1.GetInvocationResponse.invocation:type_name -> altar.v1.Invocation
+	38, // 15: altar.v1.ToolStats.errors_by_code:type_name -> altar.v1.ToolStats.ErrorsByCodeEntry
 	21, // 16: altar.v1.GetToolStatsResponse.stats:type_name -> altar.v1.ToolStats
-	44, // 17: altar.v1.GetHostInfoResponse.mode:type_name -> altar.v1.HostMode
-	45, // 18: altar.v1.GetHostInfoResponse.compliance_level:type_name -> altar.v1.ComplianceLevel
-	46, // 19: altar.v1.ListRuntimesResponse.runtimes:type_name -> altar.v1.RuntimeInfo
-	47, // 20: altar.v1.LoadManifestRequest.manifest:type_name -> altar.v1.ToolManifest
-	48, // 21: altar.v1.LoadManifestResponse.warnings:type_name -> altar.v1.FieldError
-	48, // 22: altar.v1.ReloadManifestsResponse.warnings:type_name -> altar.v1.FieldError
-	44, // 23: altar.v1.SetHostModeRequest.mode:type_name -> altar.v1.HostMode
-	44, // 24: altar.v1.SetHostModeResponse.previous:type_name -> altar.v1.HostMode
-	44, // 25: altar.v1.SetHostModeResponse.mode:type_name -> altar.v1.HostMode
-	49, // 26: altar.v1.InvokeRequest.ParametersEntry.value:type_name -> altar.v1.Value
-	0,  // 27: altar.v1.HostService.CreateSession:input_type -> altar.v1.CreateSessionRequest
-	2,  // 28: altar.v1.HostService.GetSession:input_type -> altar.v1.GetSessionRequest
-	4,  // 29: altar.v1.HostService.ListSessions:input_type -> altar.v1.ListSessionsRequest
-	6,  // 30: altar.v1.HostService.DestroySession:input_type -> altar.v1.DestroySessionRequest
-	9,  // 31: altar.v1.HostService.ListTools:input_type -> altar.v1.ListToolsRequest
-	11, // 32: altar.v1.HostService.GetContract:input_type -> altar.v1.GetContractRequest
-	13, // 33: altar.v1.HostService.Invoke:input_type -> altar.v1.InvokeRequest
-	15, // 34: altar.v1.HostService.InvokeStream:input_type -> altar.v1.InvokeStreamRequest
-	17, // 35: altar.v1.HostService.CancelInvocation:input_type -> altar.v1.CancelInvocationRequest
-	19, // 36: altar.v1.HostService.GetInvocation:input_type -> altar.v1.GetInvocationRequest
-	22, // 37: altar.v1.HostService.GetToolStats:input_type -> altar.v1.GetToolStatsRequest
-	24, // 38: altar.v1.HostService.GetHostInfo:input_type -> altar.v1.GetHostInfoRequest
-	26, // 39: altar.v1.HostService.ListRuntimes:input_type -> altar.v1.ListRuntimesRequest
-	28, // 40: altar.v1.HostService.LoadManifest:input_type -> altar.v1.LoadManifestRequest
-	30, // 41: altar.v1.HostService.ReloadManifests:input_type -> altar.v1.ReloadManifestsRequest
-	32, // 42: altar.v1.HostService.SetHostMode:input_type -> altar.v1.SetHostModeRequest
-	1,  // 43: altar.v1.HostService.CreateSession:output_type -> altar.v1.CreateSessionResponse
-	3,  // 44: altar.v1.HostService.GetSession:output_type -> altar.v1.GetSessionResponse
-	5,  // 45: altar.v1.HostService.ListSessions:output_type -> altar.v1.ListSessionsResponse
-	7,  // 46: altar.v1.HostService.DestroySession:output_type -> altar.v1.DestroySessionResponse
-	10, // 47: altar.v1.HostService.ListTools:output_type -> altar.v1.ListToolsResponse
-	12, // 48: altar.v1.HostService.GetContract:output_type -> altar.v1.GetContractResponse
-	14, // 49: altar.v1.HostService.Invoke:output_type -> altar.v1.InvokeResponse
-	16, // 50: altar.v1.HostService.InvokeStream:output_type -> altar.v1.InvokeStreamResponse
-	18, // 51: altar.v1.HostService.CancelInvocation:output_type -> altar.v1.CancelInvocationResponse
-	20, // 52: altar.v1.HostService.GetInvocation:output_type -> altar.v1.GetInvocationResponse
-	23, // 53: altar.v1.HostService.GetToolStats:output_type -> altar.v1.GetToolStatsResponse
-	25, // 54: altar.v1.HostService.GetHostInfo:output_type -> altar.v1.GetHostInfoResponse
-	27, // 55: altar.v1.HostService.ListRuntimes:output_type -> altar.v1.ListRuntimesResponse
-	29, // 56: altar.v1.HostService.LoadManifest:output_type -> altar.v1.LoadManifestResponse
-	31, // 57: altar.v1.HostService.ReloadManifests:output_type -> altar.v1.ReloadManifestsResponse
-	33, // 58: altar.v1.HostService.SetHostMode:output_type -> altar.v1.SetHostModeResponse
-	43, // [43:59] is the sub-list for method output_type
-	27, // [27:43] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	45, // 17: altar.v1.GetHostInfoResponse.mode:type_name -> altar.v1.HostMode
+	46, // 18: altar.v1.GetHostInfoResponse.compliance_level:type_name -> altar.v1.ComplianceLevel
+	47, // 19: altar.v1.ListRuntimesResponse.runtimes:type_name -> altar.v1.RuntimeInfo
+	28, // 20: altar.v1.ListRuntimesResponse.plugins:type_name -> altar.v1.PluginInfo
+	48, // 21: altar.v1.PluginInfo.since:type_name -> google.protobuf.Timestamp
+	49, // 22: altar.v1.LoadManifestRequest.manifest:type_name -> altar.v1.ToolManifest
+	50, // 23: altar.v1.LoadManifestResponse.warnings:type_name -> altar.v1.FieldError
+	50, // 24: altar.v1.ReloadManifestsResponse.warnings:type_name -> altar.v1.FieldError
+	45, // 25: altar.v1.SetHostModeRequest.mode:type_name -> altar.v1.HostMode
+	45, // 26: altar.v1.SetHostModeResponse.previous:type_name -> altar.v1.HostMode
+	45, // 27: altar.v1.SetHostModeResponse.mode:type_name -> altar.v1.HostMode
+	51, // 28: altar.v1.InvokeRequest.ParametersEntry.value:type_name -> altar.v1.Value
+	0,  // 29: altar.v1.HostService.CreateSession:input_type -> altar.v1.CreateSessionRequest
+	2,  // 30: altar.v1.HostService.GetSession:input_type -> altar.v1.GetSessionRequest
+	4,  // 31: altar.v1.HostService.ListSessions:input_type -> altar.v1.ListSessionsRequest
+	6,  // 32: altar.v1.HostService.DestroySession:input_type -> altar.v1.DestroySessionRequest
+	9,  // 33: altar.v1.HostService.ListTools:input_type -> altar.v1.ListToolsRequest
+	11, // 34: altar.v1.HostService.GetContract:input_type -> altar.v1.GetContractRequest
+	13, // 35: altar.v1.HostService.Invoke:input_type -> altar.v1.InvokeRequest
+	15, // 36: altar.v1.HostService.InvokeStream:input_type -> altar.v1.InvokeStreamRequest
+	17, // 37: altar.v1.HostService.CancelInvocation:input_type -> altar.v1.CancelInvocationRequest
+	19, // 38: altar.v1.HostService.GetInvocation:input_type -> altar.v1.GetInvocationRequest
+	22, // 39: altar.v1.HostService.GetToolStats:input_type -> altar.v1.GetToolStatsRequest
+	24, // 40: altar.v1.HostService.GetHostInfo:input_type -> altar.v1.GetHostInfoRequest
+	26, // 41: altar.v1.HostService.ListRuntimes:input_type -> altar.v1.ListRuntimesRequest
+	29, // 42: altar.v1.HostService.LoadManifest:input_type -> altar.v1.LoadManifestRequest
+	31, // 43: altar.v1.HostService.ReloadManifests:input_type -> altar.v1.ReloadManifestsRequest
+	33, // 44: altar.v1.HostService.SetHostMode:input_type -> altar.v1.SetHostModeRequest
+	1,  // 45: altar.v1.HostService.CreateSession:output_type -> altar.v1.CreateSessionResponse
+	3,  // 46: altar.v1.HostService.GetSession:output_type -> altar.v1.GetSessionResponse
+	5,  // 47: altar.v1.HostService.ListSessions:output_type -> altar.v1.ListSessionsResponse
+	7,  // 48: altar.v1.HostService.DestroySession:output_type -> altar.v1.DestroySessionResponse
+	10, // 49: altar.v1.HostService.ListTools:output_type -> altar.v1.ListToolsResponse
+	12, // 50: altar.v1.HostService.GetContract:output_type -> altar.v1.GetContractResponse
+	14, // 51: altar.v1.HostService.Invoke:output_type -> altar.v1.InvokeResponse
+	16, // 52: altar.v1.HostService.InvokeStream:output_type -> altar.v1.InvokeStreamResponse
+	18, // 53: altar.v1.HostService.CancelInvocation:output_type -> altar.v1.CancelInvocationResponse
+	20, // 54: altar.v1.HostService.GetInvocation:output_type -> altar.v1.GetInvocationResponse
+	23, // 55: altar.v1.HostService.GetToolStats:output_type -> altar.v1.GetToolStatsResponse
+	25, // 56: altar.v1.HostService.GetHostInfo:output_type -> altar.v1.GetHostInfoResponse
+	27, // 57: altar.v1.HostService.ListRuntimes:output_type -> altar.v1.ListRuntimesResponse
+	30, // 58: altar.v1.HostService.LoadManifest:output_type -> altar.v1.LoadManifestResponse
+	32, // 59: altar.v1.HostService.ReloadManifests:output_type -> altar.v1.ReloadManifestsResponse
+	34, // 60: altar.v1.HostService.SetHostMode:output_type -> altar.v1.SetHostModeResponse
+	45, // [45:61] is the sub-list for method output_type
+	29, // [29:45] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_altar_v1_host_proto_init() }
@@ -2147,7 +2264,7 @@ func file_altar_v1_host_proto_init() {
 	file_altar_v1_runtime_proto_init()
 	file_altar_v1_session_proto_init()
 	file_altar_v1_value_proto_init()
-	file_altar_v1_host_proto_msgTypes[28].OneofWrappers = []any{
+	file_altar_v1_host_proto_msgTypes[29].OneofWrappers = []any{
 		(*LoadManifestRequest_Manifest)(nil),
 		(*LoadManifestRequest_Path)(nil),
 	}
@@ -2157,7 +2274,7 @@ func file_altar_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_altar_v1_host_proto_rawDesc), len(file_altar_v1_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

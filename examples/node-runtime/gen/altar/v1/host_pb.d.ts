@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { Duration } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Session } from "./session_pb.js";
 import type { ComplianceLevel, HostMode, ToolContract, ToolManifest } from "./contract_pb.js";
 import type { Value } from "./value_pb.js";
@@ -643,6 +643,14 @@ export declare type ListRuntimesResponse = Message<"altar.v1.ListRuntimesRespons
    * @generated from field: repeated altar.v1.RuntimeInfo runtimes = 1;
    */
   runtimes: RuntimeInfo[];
+
+  /**
+   * The plugins the Host launches (plugins: in its configuration), as its
+   * supervisor sees them, whether or not they are connected now.
+   *
+   * @generated from field: repeated altar.v1.PluginInfo plugins = 2;
+   */
+  plugins: PluginInfo[];
 };
 
 /**
@@ -650,6 +658,62 @@ export declare type ListRuntimesResponse = Message<"altar.v1.ListRuntimesRespons
  * Use `create(ListRuntimesResponseSchema)` to create a new message.
  */
 export declare const ListRuntimesResponseSchema: GenMessage<ListRuntimesResponse>;
+
+/**
+ * PluginInfo is one plugin the Host launches and supervises.
+ *
+ * @generated from message altar.v1.PluginInfo
+ */
+export declare type PluginInfo = Message<"altar.v1.PluginInfo"> & {
+  /**
+   * The plugin's name, which is also its runtime id.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * starting, running, restarting (waiting out its backoff), failed (it
+   * stays down: see last_error) or stopped.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * The process id while running, else the last one; 0 before the first start.
+   *
+   * @generated from field: int64 pid = 3;
+   */
+  pid: bigint;
+
+  /**
+   * Restarts since the Host started.
+   *
+   * @generated from field: uint32 restarts = 4;
+   */
+  restarts: number;
+
+  /**
+   * Why it last ended or failed to start.
+   *
+   * @generated from field: string last_error = 5;
+   */
+  lastError: string;
+
+  /**
+   * When it entered its state.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 6;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message altar.v1.PluginInfo.
+ * Use `create(PluginInfoSchema)` to create a new message.
+ */
+export declare const PluginInfoSchema: GenMessage<PluginInfo>;
 
 /**
  * @generated from message altar.v1.LoadManifestRequest
