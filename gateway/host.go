@@ -322,7 +322,7 @@ type Host struct {
 	closedOnce sync.Once
 	closedCh   chan struct{}
 
-	onClose []func(context.Context) // OnClose's functions, run by Close
+	onClose []func(context.Context)      // OnClose's functions, run by Close
 	plugins func() []*altarv1.PluginInfo // ReportPlugins's function
 }
 
