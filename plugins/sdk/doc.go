@@ -77,6 +77,14 @@
 // the Host's error. When the stream breaks, Serve reconnects with
 // exponential backoff and jitter and bootstraps again.
 //
+// A streaming tool's emit waits for room when the Host's window for the
+// call is used up (the flow_control capability: the Host credits chunks
+// back as its reader takes them), so a client that reads slowly holds back
+// only its own stream. When the Host's trusted contracts change it offers
+// them again, and the runtime fulfils them again without reconnecting. A
+// runtime that keeps state per session learns of sessions ending through
+// OnSessionEvent.
+//
 // Given a "ws://" or "wss://" URL of the Host's /v1/runtimes/connect, Serve
 // runs the same protocol over a WebSocket instead (docs/http.md), one
 // message per frame: binary protobuf (WebSocketProto, the default) or text

@@ -42,6 +42,7 @@ type config struct {
 	wsOpts         *websocket.DialOptions
 	metadata       map[string]string
 	onFulfilled    func(Fulfilment)
+	onSession      func(*altarv1.SessionEvent)
 	sendQueue      int
 }
 
@@ -166,6 +167,17 @@ func WithMetadata(md map[string]string) Option {
 // the Runtime's blocking methods.
 func OnFulfilled(fn func(Fulfilment)) Option {
 	return optionFunc(func(c *config) { c.onFulfilled = fn })
+}
+
+// OnSessionEvent sets a function called with each SessionEvent the Host
+// sends (a session created, expired or destroyed), so that a runtime that
+// keeps state per session can drop it when the session ends. Setting it
+// declares the session_state capability: the Host tells only such runtimes.
+// It is called from the connection's receiving goroutine, in the order the
+// Host sent the events: it must return quickly and must not call the
+// Runtime's blocking methods.
+func OnSessionEvent(fn func(*altarv1.SessionEvent)) Option {
+	return optionFunc(func(c *config) { c.onSession = fn })
 }
 
 // WithSendQueue sets how many outgoing messages (results, chunks) may wait

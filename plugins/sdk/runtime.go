@@ -130,6 +130,9 @@ func New(id string, tools []Tool, opts ...Option) (*Runtime, error) {
 	if cfg.dev {
 		caps = append(caps, altarv1.CapabilityRegisterTools)
 	}
+	if cfg.onSession != nil {
+		caps = append(caps, altarv1.CapabilitySessionState)
+	}
 	for _, c := range cfg.capabilities {
 		if !slices.Contains(caps, c) {
 			caps = append(caps, c)

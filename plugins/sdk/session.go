@@ -286,6 +286,9 @@ func (s *session) receiveLoop() error {
 			s.drain(m.Drain.GetReason(), m.Drain.GetGracePeriod().AsDuration())
 		case *altarv1.HostMessage_SessionEvent:
 			s.log.Debug("session event", "session_id", m.SessionEvent.GetSessionId(), "kind", m.SessionEvent.GetKind().String())
+			if fn := s.r.cfg.onSession; fn != nil {
+				fn(m.SessionEvent)
+			}
 		case *altarv1.HostMessage_Error:
 			e := altarerr.FromProto(m.Error)
 			s.log.Error("the Host ended the stream with an error", "code", altarerr.CodeName(e.Code), "error", e.Message)
