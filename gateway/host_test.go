@@ -131,6 +131,20 @@ func startRuntime(t *testing.T, h *testHost, id string, tl *tools, opts ...sdk.O
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop = serve(t, h, rt)
+	waitUntil(t, func() bool {
+		for _, info := range h.Runtimes().List() {
+			if info.GetRuntimeId() == id && len(info.GetTools()) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	return stop
+}
+
+// serve runs rt against the Host until stop, or the test's end.
+func serve(t *testing.T, h *testHost, rt *sdk.Runtime) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -145,14 +159,6 @@ func startRuntime(t *testing.T, h *testHost, id string, tl *tools, opts ...sdk.O
 		})
 	}
 	t.Cleanup(stop)
-	waitUntil(t, func() bool {
-		for _, info := range h.Runtimes().List() {
-			if info.GetRuntimeId() == id && len(info.GetTools()) > 0 {
-				return true
-			}
-		}
-		return false
-	})
 	return stop
 }
 

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,14 +37,7 @@ func serveTools(t *testing.T, h *testHost, id string, tools []sdk.Tool, opts ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = rt.Serve(ctx, h.GRPCAddr())
-	}()
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { cancel(); <-done }) })
+	serve(t, h, rt)
 	waitUntil(t, func() bool {
 		f := rt.Status().Fulfilment
 		return f != nil && len(f.Accepted) > 0
