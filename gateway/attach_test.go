@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/altar-gateway/altar/gateway"
+	"github.com/altar-gateway/altar/gateway/audit"
 	"github.com/altar-gateway/altar/gateway/runtime"
 	"github.com/altar-gateway/altar/plugins/examples/calculator/calc"
 	"github.com/altar-gateway/altar/plugins/sdk"
@@ -103,5 +104,68 @@ func TestAttachInProcessRuntime(t *testing.T) {
 	waitUntil(t, func() bool { return len(h.Runtimes().IDs()) == 0 })
 	if _, err := client.Invoke(ctxT(t), &altarv1.InvokeRequest{ToolName: "divide", Parameters: args("a", 1, "b", 1)}); err == nil {
 		t.Fatal("a closed runtime still answers")
+	}
+}
+
+// A runtime attached again under the same id (a bridge re-listing its
+// tools) keeps the tools it still serves routed throughout: never a moment
+// in which a call to one would find no runtime. What the new connection no
+// longer offers is withdrawn.
+func TestAttachingAgainKeepsToolsRouted(t *testing.T) {
+	rec := &audit.Recorder{}
+	h := startHost(t, altarv1.HostMode_HOST_MODE_STRICT, func(c *gateway.Config) {
+		c.ManifestPaths = []string{"../manifests/calculator.yaml"}
+		c.AuditSink = rec
+	})
+	conn, offer := inProcessCalculator(t, "builtin")
+	if resp := h.Attach(conn, offer); len(resp.GetRejected()) != 0 {
+		t.Fatalf("attach = %v", resp)
+	}
+
+	stop := make(chan struct{})
+	unrouted := make(chan error, 1)
+	go func() {
+		defer close(unrouted)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := h.Registry().Resolve("", "builtin/add"); err != nil {
+				unrouted <- err
+				return
+			}
+		}
+	}()
+	for range 200 {
+		again, offer := inProcessCalculator(t, "builtin")
+		if resp := h.Attach(again, offer); len(resp.GetRejected()) != 0 {
+			t.Fatalf("attach again = %v", resp)
+		}
+		conn.Close()
+		conn = again
+	}
+	close(stop)
+	if err := <-unrouted; err != nil {
+		t.Fatalf("builtin/add was unrouted while the runtime was attached again: %v", err)
+	}
+	for _, e := range rec.Events() {
+		if e.Kind == audit.KindRuntimeUnregister || e.Kind == audit.KindContractUnbind || e.Kind == audit.KindContractWithdraw {
+			t.Fatalf("attaching again recorded %s for %s", e.Kind, e.Tool)
+		}
+	}
+
+	// A connection that serves less: the rest is withdrawn.
+	fewer, _ := inProcessCalculator(t, "builtin")
+	if resp := h.Attach(fewer, &altarv1.FulfillTools{Tools: []*altarv1.ToolFulfillment{{ContractName: "add"}}}); len(resp.GetAccepted()) != 1 {
+		t.Fatalf("attach with one tool = %v", resp)
+	}
+	conn.Close()
+	if _, err := h.Registry().Resolve("", "builtin/subtract"); err == nil {
+		t.Fatal("builtin/subtract is still routed to a connection that does not offer it")
+	}
+	if _, err := h.Registry().Resolve("", "builtin/add"); err != nil {
+		t.Fatalf("builtin/add: %v", err)
 	}
 }

@@ -590,10 +590,18 @@ func (h *Host) Engine() *invoke.Engine { return h.engine }
 // again at once; the others are detached by Close, or when their Done
 // closes.
 func (h *Host) Attach(c runtime.Conn, offer *altarv1.FulfillTools) *altarv1.FulfillToolsResponse {
-	if old := h.runtimes.Add(c); old != nil {
-		h.registry.Disconnected(old.ID())
-	}
+	old := h.runtimes.Add(c)
 	resp := h.registry.Fulfill(c.Announcement(), offer)
+	if old != nil {
+		// A new connection of the same runtime (a bridge re-listing its
+		// tools): fulfilling again rebound what it still serves, with no
+		// moment unrouted; what it no longer serves is let go.
+		var keep []string
+		for _, a := range resp.GetAccepted() {
+			keep = append(keep, a.GetContractName())
+		}
+		h.registry.Retain(c.ID(), keep)
+	}
 	h.runtimes.AddTools(c.ID(), resp.GetAccepted())
 	if len(resp.GetAccepted()) == 0 {
 		h.detach(c)

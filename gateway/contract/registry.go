@@ -585,6 +585,23 @@ func (r *Registry) Withdraw(runtimeID string, toolNames []string) {
 	}
 }
 
+// Retain unbinds the runtime's tools whose contract names are not in
+// names (audited as withdrawn): what a runtime replaced by a new
+// connection with the same id no longer serves. The tools in names stay
+// bound throughout, so calls to them are never unrouted.
+func (r *Registry) Retain(runtimeID string, names []string) {
+	r.mu.RLock()
+	var stale []string
+	for name := range r.runtimes[runtimeID] {
+		if !slices.Contains(names, name) {
+			stale = append(stale, name)
+		}
+	}
+	r.mu.RUnlock()
+	slices.Sort(stale)
+	r.Withdraw(runtimeID, stale)
+}
+
 // Disconnected forgets everything the runtime fulfilled or registered.
 func (r *Registry) Disconnected(runtimeID string) {
 	r.mu.Lock()
