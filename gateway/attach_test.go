@@ -156,14 +156,22 @@ func TestAttachingAgainKeepsToolsRouted(t *testing.T) {
 		}
 	}
 
-	// A connection that serves less: the rest is withdrawn.
+	// A connection that serves less: the rest is withdrawn, and stays so
+	// when the contracts change (a reload offers them again only to what
+	// is attached now, not to the connection this one replaced).
 	fewer, _ := inProcessCalculator(t, "builtin")
 	if resp := h.Attach(fewer, &altarv1.FulfillTools{Tools: []*altarv1.ToolFulfillment{{ContractName: "add"}}}); len(resp.GetAccepted()) != 1 {
 		t.Fatalf("attach with one tool = %v", resp)
 	}
-	conn.Close()
 	if _, err := h.Registry().Resolve("", "builtin/subtract"); err == nil {
 		t.Fatal("builtin/subtract is still routed to a connection that does not offer it")
+	}
+	if _, err := h.client.ReloadManifests(ctxT(t), &altarv1.ReloadManifestsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if _, err := h.Registry().Resolve("", "builtin/subtract"); err == nil {
+		t.Fatal("after a reload, builtin/subtract is routed to a connection that does not offer it")
 	}
 	if _, err := h.Registry().Resolve("", "builtin/add"); err != nil {
 		t.Fatalf("builtin/add: %v", err)

@@ -603,13 +603,26 @@ func (h *Host) Attach(c runtime.Conn, offer *altarv1.FulfillTools) *altarv1.Fulf
 		h.registry.Retain(c.ID(), keep)
 	}
 	h.runtimes.AddTools(c.ID(), resp.GetAccepted())
+	h.mu.Lock()
+	// The attachment this one replaces, and those that ended, are
+	// forgotten: nothing is offered to them again (contractsChanged), and
+	// a runtime re-attached often (a bridge) does not grow the list.
+	h.attached = slices.DeleteFunc(h.attached, func(a attachment) bool {
+		select {
+		case <-a.conn.Done():
+			return true
+		default:
+			return a.conn.ID() == c.ID()
+		}
+	})
+	if len(resp.GetAccepted()) > 0 {
+		h.attached = append(h.attached, attachment{conn: c, offer: offer})
+	}
+	h.mu.Unlock()
 	if len(resp.GetAccepted()) == 0 {
 		h.detach(c)
 		return resp
 	}
-	h.mu.Lock()
-	h.attached = append(h.attached, attachment{conn: c, offer: offer})
-	h.mu.Unlock()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
