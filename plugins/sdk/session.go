@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -486,6 +487,11 @@ func (s *session) toolsAnswered(accepted []*altarv1.FulfilledTool, rejected []*a
 	s.fulfilment.Accepted = append(s.fulfilment.Accepted, accepted...)
 	s.fulfilment.Rejected = append(s.fulfilment.Rejected, rejected...)
 	s.mu.Lock()
+	// The Host offers its contracts again when they change, and a tool
+	// fulfilled again replaces its earlier entry.
+	s.accepted = slices.DeleteFunc(s.accepted, func(t *altarv1.FulfilledTool) bool {
+		return slices.ContainsFunc(accepted, func(n *altarv1.FulfilledTool) bool { return n.GetQualifiedName() == t.GetQualifiedName() })
+	})
 	s.accepted = append(s.accepted, accepted...)
 	s.mu.Unlock()
 	if s.pendingReplies > 0 {
