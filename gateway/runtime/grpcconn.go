@@ -396,12 +396,8 @@ func (p *pendingCall) offerChunk(ch *altarv1.StreamChunk) bool {
 // pushChunk queues a chunk, waiting at most stall for room. It reports
 // false when the reader stalled.
 func (p *pendingCall) pushChunk(ch *altarv1.StreamChunk, stall time.Duration) bool {
-	select {
-	case p.chunks <- ch:
+	if p.offerChunk(ch) {
 		return true
-	case <-p.failed:
-		return true // The stream is gone; dropping is correct.
-	default:
 	}
 	t := time.NewTimer(stall)
 	defer t.Stop()

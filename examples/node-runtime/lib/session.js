@@ -71,6 +71,35 @@ function durationMs(d) {
 }
 
 /**
+ * waitInLine puts a waiter (fields, plus resolve, reject, signal and
+ * onAbort) at the end of queue and returns its promise. Whoever wakes it
+ * shifts it off the queue, removes its abort listener and resolves it; an
+ * abort first takes it out of the queue and rejects with signal.reason.
+ * @param {object[]} queue
+ * @param {AbortSignal} [signal]
+ * @param {object} [fields]
+ * @returns {Promise<void>}
+ */
+function waitInLine(queue, signal, fields = {}) {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const w = {
+      ...fields,
+      resolve,
+      reject,
+      signal,
+      onAbort: () => {
+        const i = queue.indexOf(w);
+        if (i >= 0) queue.splice(i, 1);
+        reject(signal.reason);
+      },
+    };
+    signal?.addEventListener("abort", w.onAbort, { once: true });
+    queue.push(w);
+  });
+}
+
+/**
  * StreamWindow is how many more chunks a flow-controlled stream may send
  * before the Host credits more back (ToolCall.stream_window, StreamCredit).
  * Mirrors the Go SDK's streamWindow.
@@ -95,21 +124,7 @@ export class StreamWindow {
       this.room--;
       return Promise.resolve();
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const w = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal.reason);
-        },
-      };
-      signal?.addEventListener("abort", w.onAbort, { once: true });
-      this.waiters.push(w);
-    });
+    return waitInLine(this.waiters, signal);
   }
 
   /** add gives n more chunks' room, waking waiters in order. */
@@ -235,22 +250,7 @@ export class Session {
       this.pump();
       return ++this.queuedThisTurn < YIELD_EVERY ? Promise.resolve() : this.nextTurn();
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const w = {
-        m,
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.spaceWaiters.indexOf(w);
-          if (i >= 0) this.spaceWaiters.splice(i, 1);
-          reject(signal.reason);
-        },
-      };
-      signal?.addEventListener("abort", w.onAbort, { once: true });
-      this.spaceWaiters.push(w);
-    });
+    return waitInLine(this.spaceWaiters, signal, { m });
   }
 
   /**
@@ -441,7 +441,10 @@ export class Session {
   toolsAnswered(accepted, rejected) {
     this.fulfilment.accepted.push(...accepted);
     this.fulfilment.rejected.push(...rejected);
-    this.accepted.push(...accepted);
+    // The Host offers its contracts again when they change; a tool fulfilled
+    // again replaces its earlier entry (the list withdrawn at shutdown).
+    const again = new Set(accepted.map((a) => a.qualifiedName));
+    this.accepted = this.accepted.filter((a) => !again.has(a.qualifiedName)).concat(accepted);
     if (this.pendingReplies > 0 && --this.pendingReplies === 0) this.publishFulfilment();
   }
 

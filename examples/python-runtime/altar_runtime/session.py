@@ -292,7 +292,12 @@ class Session:
             self.rt._fulfilled(self, [], [])
 
     def _tools_answered(self, resp):
+        # The Host offers its contracts again when they change; a tool
+        # fulfilled again replaces its earlier entry (the list withdrawn at
+        # shutdown).
+        again = {a.qualified_name for a in resp.accepted}
         with self._mu:
+            self._accepted = [a for a in self._accepted if a.qualified_name not in again]
             self._accepted.extend(resp.accepted)
         for rj in resp.rejected:
             log.warning("tool %s not fulfilled: %s: %s", rj.tool_name, code_name(rj.error.code), rj.error.message)
